@@ -1,0 +1,273 @@
+"""Incremental indexing: sync a folder (or a list of files) into the committed index.
+
+Unchanged files (same SHA-256) are skipped, changed files replaced, files gone from the
+folder dropped. Parsing runs in a background thread while the main thread embeds, and the
+index is committed atomically at the end (and every ``commit_seconds`` for long runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from ingest import store
+from ingest.chunking import chunk_pages
+from ingest.embedder import Embedder, get_embedder
+from ingest.extract import SUPPORTED_SUFFIXES, ExtractionError, extract_pages
+from ingest.records import Chunk
+from ingest.store import Collection, FileRecord
+from rag.settings import Settings, get_settings
+
+STATUSES = ("added", "updated", "removed", "unchanged", "skipped", "failed")
+
+
+@dataclass
+class FileStatus:
+    """How one file ended in a run."""
+
+    source: str
+    status: str
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+
+
+@dataclass
+class IndexReport:
+    """The outcome of one indexing run."""
+
+    files: list[FileStatus] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of files per status, every status present."""
+        found = Counter(f.status for f in self.files)
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    @property
+    def chunks(self) -> int:
+        """Chunks embedded in this run."""
+        return sum(f.chunks for f in self.files if f.status in ("added", "updated"))
+
+    @property
+    def pages(self) -> int:
+        """Pages read in this run."""
+        return sum(f.pages for f in self.files if f.status in ("added", "updated"))
+
+
+ProgressFn = Callable[[FileStatus, int, int], None]
+
+
+def index_writer_lock(settings: Settings) -> FileLock:
+    """The lock every writer of the index holds."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(settings.index_dir / "write.lock"))
+
+
+def scan_folder(folder: Path) -> list[Path]:
+    """Supported files below ``folder``, sorted; symlinked folders are not followed."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / name for name in files if Path(name).suffix.lower() in SUPPORTED_SUFFIXES)
+    return sorted(found)
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def index_folder(
+    folder: Path,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: ProgressFn | None = None,
+) -> IndexReport:
+    """Make the index hold exactly the supported files of ``folder`` (other folders untouched)."""
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise NotADirectoryError(f"not a folder: {folder}")
+    prefix = str(folder) + os.sep
+    return _run(scan_folder(folder), lambda source: source.startswith(prefix), settings, embedder, progress)
+
+
+def index_files(
+    paths: Iterable[Path],
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: ProgressFn | None = None,
+) -> IndexReport:
+    """Add or refresh the given files; nothing else is removed."""
+    return _run(list(paths), lambda source: False, settings, embedder, progress)
+
+
+def remove_sources(sources: Iterable[str], settings: Settings | None = None) -> IndexReport:
+    """Drop files from the index (their documents on disk are left alone)."""
+    settings = settings or get_settings()
+    report = IndexReport()
+    with index_writer_lock(settings):
+        collection = store.load(settings.index_dir)
+        if collection is None:
+            return report
+        for source in sources:
+            if collection.remove_file(source):
+                report.files.append(FileStatus(source, "removed"))
+        if report.files:
+            store.commit(collection, settings.index_dir)
+    return report
+
+
+def _run(
+    paths: list[Path],
+    owned: Callable[[str], bool],
+    settings: Settings | None,
+    embedder: Embedder | None,
+    progress: ProgressFn | None,
+) -> IndexReport:
+    settings = settings or get_settings()
+    embedder = embedder or get_embedder(settings.embed_model, settings.embed_backend, settings.embed_batch_size)
+    started = time.perf_counter()
+    report = IndexReport()
+    with index_writer_lock(settings):
+        collection = store.load(settings.index_dir)
+        if collection is None or collection.embed_model != embedder.name:
+            collection = Collection(embed_model=embedder.name, dim=embedder.dim)
+        present = {str(p.resolve()) for p in paths}
+        todo: list[tuple[Path, str, str]] = []
+        for path in paths:
+            source = str(path.resolve())
+            status = _triage(path, source, collection, settings)
+            if status is None:
+                todo.append((path, source, "updated" if source in collection.files else "added"))
+            else:
+                report.files.append(status)
+        for source in [s for s in collection.files if owned(s) and s not in present]:
+            collection.remove_file(source)
+            report.files.append(FileStatus(source, "removed"))
+        total = len(report.files) + len(todo)
+        for done, status in enumerate(report.files, 1):
+            if progress:
+                progress(status, done, total)
+        changed = any(f.status in ("removed",) for f in report.files)
+        changed |= _embed_all(todo, collection, embedder, settings, report, progress, total)
+        if changed:
+            store.commit(collection, settings.index_dir)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _triage(path: Path, source: str, collection: Collection, settings: Settings) -> FileStatus | None:
+    """A final status for files that need no parsing, or None when the file must be (re)indexed."""
+    try:
+        size = path.stat().st_size
+        if size > settings.max_file_mb * 1024 * 1024:
+            return FileStatus(source, "skipped", f"larger than {settings.max_file_mb:g} MB")
+        known = collection.files.get(source)
+        if known and known.size == size and known.sha256 == file_sha256(path):
+            return FileStatus(source, "unchanged", pages=known.pages, chunks=len(known.chunk_ids))
+    except OSError as exc:
+        return FileStatus(source, "failed", f"cannot read file: {exc.strerror or exc}")
+    return None
+
+
+@dataclass
+class _Parsed:
+    path: Path
+    source: str
+    status: str
+    record: FileRecord | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    error: str = ""
+
+
+def _parse(path: Path, source: str, status: str, settings: Settings) -> _Parsed:
+    try:
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        pages = extract_pages(path, source)
+        chunks = chunk_pages(pages, settings.chunk_words, settings.chunk_overlap)
+        record = FileRecord(source, digest, path.stat().st_size, pages=max(p.page for p in pages), chunk_ids=[])
+        return _Parsed(path, source, status, record, chunks)
+    except ExtractionError as exc:
+        return _Parsed(path, source, status, error=str(exc))
+    except OSError as exc:
+        return _Parsed(path, source, status, error=f"cannot read file: {exc.strerror or exc}")
+    except Exception as exc:
+        return _Parsed(path, source, status, error=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _embed_all(
+    todo: list[tuple[Path, str, str]],
+    collection: Collection,
+    embedder: Embedder,
+    settings: Settings,
+    report: IndexReport,
+    progress: ProgressFn | None,
+    total: int,
+) -> bool:
+    """Parse in a background thread, embed here in batches, add to ``collection``."""
+    if not todo:
+        return False
+    parsed: queue.Queue[_Parsed | None] = queue.Queue(maxsize=8)
+
+    def produce() -> None:
+        for path, source, status in todo:
+            parsed.put(_parse(path, source, status, settings))
+        parsed.put(None)
+
+    threading.Thread(target=produce, name="parse", daemon=True).start()
+    changed = False
+    pending: list[_Parsed] = []
+    last_commit = time.monotonic()
+
+    def flush() -> None:
+        nonlocal changed
+        texts = [c.text for item in pending for c in item.chunks]
+        t0 = time.perf_counter()
+        vectors = embedder.embed(texts)
+        report.embed_seconds += time.perf_counter() - t0
+        offset = 0
+        for item in pending:
+            n = len(item.chunks)
+            collection.add_file(item.record, item.chunks, vectors[offset : offset + n])
+            offset += n
+            status = FileStatus(item.source, item.status, pages=item.record.pages, chunks=n)
+            report.files.append(status)
+            if progress:
+                progress(status, len(report.files), total)
+        changed = changed or bool(pending)
+        pending.clear()
+
+    while (item := parsed.get()) is not None:
+        if item.error:
+            status = FileStatus(item.source, "failed", item.error)
+            report.files.append(status)
+            if progress:
+                progress(status, len(report.files), total)
+            continue
+        pending.append(item)
+        if sum(len(p.chunks) for p in pending) >= 4 * settings.embed_batch_size:
+            flush()
+            if time.monotonic() - last_commit > COMMIT_SECONDS:
+                store.commit(collection, settings.index_dir)
+                last_commit = time.monotonic()
+    if pending:
+        flush()
+    return changed
+
+
+COMMIT_SECONDS = 120.0
+"""A long run commits this often, so an interruption does not lose finished files."""

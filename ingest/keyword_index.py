@@ -1,0 +1,84 @@
+"""BM25 keyword index (bm25s) with a tokenizer for French and English text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+# Elided articles and pronouns: "l'attention" -> "attention", "qu'il" -> "il".
+_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+# Words, identifiers with underscores, and numbers with separators (3.5, 1,200, 2024-01).
+_TOKEN = re.compile(r"[a-z0-9]+(?:[_.,\-/][a-z0-9]+)*")
+
+_STOPWORDS = frozenset(
+    """a an and are as at be by for from has have how in is it its of on or that the this to was were
+    what when where which who why will with does do did can could should would into than then there
+    these those not no yes you your we our they their he she his her them me my i
+    le la les un une des du de d l et ou en au aux ce ces cet cette est sont a ont qui que quoi
+    quel quelle quels quelles dans par pour sur avec sans se sa son ses leur leurs il elle ils elles
+    on nous vous je tu ne pas plus y comment pourquoi quand combien ou etre avoir fait faire""".split()
+)
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents so 'modèle' and 'modele' match."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    """Keyword tokens: accent-folded, elisions split, stopwords dropped, identifiers kept whole."""
+    folded = _fold(_ELISION.sub(" ", text))
+    tokens = []
+    for token in _TOKEN.findall(folded):
+        token = token.strip(".,-/")
+        if token and token not in _STOPWORDS:
+            tokens.append(token)
+            if "_" in token or "-" in token:
+                tokens.extend(part for part in re.split(r"[_\-]", token) if part)
+    return tokens
+
+
+class KeywordIndex:
+    """BM25 over chunk texts; positions map back to chunk ids."""
+
+    def __init__(self, ids: list[int], texts: list[str]) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.bm25 = bm25s.BM25()
+        if texts:
+            self.bm25.index([tokenize(t) or ["_"] for t in texts], show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score) with a positive score."""
+        if not len(self.ids):
+            return []
+        vocab = self.bm25.vocab_dict or {}
+        tokens = [t for t in tokenize(query) if t in vocab]
+        if not tokens:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def save(self, folder: Path) -> None:
+        """Write into ``folder`` (created)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "ids.npy", self.ids)
+        if len(self.ids):
+            self.bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        """Read an index written by :meth:`save`."""
+        loaded = cls([], [])
+        loaded.ids = np.load(folder / "ids.npy")
+        if len(loaded.ids):
+            loaded.bm25 = bm25s.BM25.load(str(folder), show_progress=False)
+        return loaded

@@ -1,0 +1,54 @@
+"""A small ANN interface over FAISS: exact inner product on unit vectors (= cosine), keyed by chunk id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+
+class VectorIndex:
+    """Vectors keyed by int64 ids: append, delete, search, save, load."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under the given ids."""
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ids), self.dim):
+            raise ValueError(f"expected {len(ids)} vectors of dimension {self.dim}, got {vectors.shape}")
+        self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+
+    def delete(self, ids: list[int] | np.ndarray) -> int:
+        """Remove the given ids; returns how many were removed."""
+        if len(ids) == 0:
+            return 0
+        return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) for each query row; missing slots have id -1."""
+        query = np.ascontiguousarray(np.atleast_2d(query), dtype=np.float32)
+        k = max(1, min(k, len(self))) if len(self) else 1
+        if not len(self):
+            return np.zeros((len(query), 0), np.float32), np.zeros((len(query), 0), np.int64)
+        return self.index.search(query, k)
+
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` (the caller makes the write atomic)."""
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        """Read an index written by :meth:`save`."""
+        index = faiss.read_index(str(path))
+        loaded = cls(index.d)
+        loaded.index = index
+        return loaded

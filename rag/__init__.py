@@ -1,0 +1,1 @@
+"""Retrieval-augmented answers over local documents: passages -> prompt -> answer."""

@@ -1,0 +1,230 @@
+"""The ``rag`` command: index a folder, search, ask, evaluate, list and remove documents."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+from rag.settings import Settings, describe_settings, get_settings
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    """Sync a folder into the index, with a progress bar and a summary."""
+    from tqdm import tqdm
+
+    from ingest.indexer import index_folder
+
+    folder = Path(args.folder) if args.folder else settings.docs_dir
+    bar = tqdm(total=0, unit="file", disable=args.json or (not sys.stderr.isatty() and not args.progress))
+    chunks = 0
+
+    def progress(status, done, total):
+        nonlocal chunks
+        chunks += status.chunks if status.status in ("added", "updated") else 0
+        bar.total = total
+        bar.set_postfix(chunks=chunks, refresh=False)
+        bar.update(done - bar.n)
+        if status.status == "failed" and not args.json:
+            bar.write(f"failed: {status.source}: {status.reason}")
+
+    report = index_folder(folder, settings, progress=progress)
+    bar.close()
+    if args.json:
+        _print_json(
+            {
+                "counts": report.counts,
+                "chunks": report.chunks,
+                "pages": report.pages,
+                "seconds": round(report.seconds, 3),
+                "files": [f.__dict__ for f in report.files],
+            }
+        )
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in report.counts.items())
+        print(f"{folder}: {counts}")
+        if report.chunks:
+            rate = report.chunks / report.embed_seconds if report.embed_seconds else 0
+            print(
+                f"{report.pages} pages, {report.chunks} chunks in {report.seconds:.1f}s ({rate:.1f} chunks/s embedding)"
+            )
+        for f in report.files:
+            if f.status in ("failed", "skipped"):
+                print(f"  {f.status}: {f.source}: {f.reason}")
+    return 1 if report.counts["failed"] else 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the top passages for a question."""
+    from rag.retrieve import Retriever
+
+    retrieval = Retriever(settings).search(args.question, args.k, hybrid=not args.dense)
+    if args.json:
+        _print_json([p.to_dict() for p in retrieval.passages])
+        return 0
+    if not retrieval.passages:
+        print("The index is empty: run `rag index FOLDER` first.")
+        return 1
+    for rank, p in enumerate(retrieval.passages, 1):
+        print(f"{rank}. {p.name}, page {p.page}  (cosine {p.score:.3f})  {p.source}")
+        print(textwrap.indent(textwrap.fill(p.text, 100), "   "))
+    print(f"({retrieval.seconds * 1000:.0f} ms)")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer a question from the documents, streaming it to the terminal."""
+    from rag.answer import QA
+
+    qa = QA(settings)
+    retrieval = qa.retrieve(args.question, args.k)
+    stream = qa.stream(args.question, retrieval)
+    for piece in stream:
+        if not args.json:
+            print(piece, end="", flush=True)
+    answer = stream.result
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    print()
+    if answer.refused and answer.passages:
+        print("\nClosest passages:")
+        for p in answer.passages[:3]:
+            print(f"  - {p.name}, page {p.page} (cosine {p.score:.2f})")
+    for check in answer.sentences:
+        if not check.supported:
+            print(f"  ! not supported by the passages: {check.text}")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"  [{c.number}] {c.name}, page {c.page}  ({c.source})")
+    t = answer.timings
+    print(
+        f"\n(retrieval {t.get('retrieval_s', 0) * 1000:.0f} ms, first token {t.get('first_token_s', 0):.2f} s, "
+        f"total {t.get('total_s', 0):.2f} s, {t.get('tokens_per_s', 0):.1f} tokens/s, "
+        f"prompt {t.get('prompt_tokens', 0)} tokens of which {t.get('cached_prompt_tokens', 0)} cached)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Score retrieval (and answers) on a gold file."""
+    from ingest.indexer import index_folder
+    from rag.answer import QA
+    from rag.evaluate import evaluate, read_gold
+    from rag.retrieve import Retriever
+
+    if args.corpus:
+        report = index_folder(Path(args.corpus), settings)
+        print(f"indexed {args.corpus}: {report.counts}", file=sys.stderr)
+    retriever = Retriever(settings)
+    qa = QA(settings, retriever) if args.answers else None
+    report = evaluate(read_gold(Path(args.gold)), retriever, args.k, qa)
+    summary = report.summary()
+    if args.json:
+        _print_json({"summary": summary, "rows": report.rows})
+        return 0
+    for key, value in summary.items():
+        print(f"{key:>26}: {value}")
+    misses = [r for r in report.rows if not r["unanswerable"] and not r["hit"]]
+    if misses:
+        print(f"\nmisses at k={args.k}:")
+        for r in misses:
+            print(f"  {r['id']}: {r['query']}\n      top: {', '.join(r['top'][:3])}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    """List the indexed documents."""
+    from ingest import store
+
+    collection = store.load(settings.index_dir)
+    files = list(collection.files.values()) if collection else []
+    if args.json:
+        _print_json([{**f.__dict__, "chunks": len(f.chunk_ids)} for f in files])
+        return 0
+    for f in sorted(files, key=lambda f: f.source):
+        when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
+        print(f"{f.pages:>5} p {len(f.chunk_ids):>6} chunks  {when}  {f.source}")
+    print(f"{len(files)} documents")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """Drop documents from the index."""
+    from ingest.indexer import remove_sources
+
+    sources = [str(Path(s).resolve()) if Path(s).exists() else s for s in args.sources]
+    report = remove_sources(sources, settings)
+    print(f"removed {report.counts['removed']} of {len(sources)}")
+    return 0 if report.counts["removed"] == len(sources) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with every setting documented in the epilog."""
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Private question answering over your own PDFs, on the CPU.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="settings (environment variables, or keys without RAG_ in $RAG_HOME/rag.toml or $RAG_CONFIG):\n"
+        + describe_settings(),
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index a folder incrementally (default: the data folder's docs/)")
+    p.add_argument("folder", nargs="?")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="print the passages that best match a question")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
+    p.add_argument("--dense", action="store_true", help="dense vectors only, no BM25 fusion")
+    p.add_argument("--json", action="store_true", help="print a JSON list of passages")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the documents, with cited pages")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=None, help="passages in the prompt (default: RAG_TOP_K)")
+    p.add_argument("--json", action="store_true", help="print the answer, citations and timings as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score retrieval (and answers) on a gold JSON-lines file")
+    p.add_argument("gold")
+    p.add_argument("--corpus", help="folder to index before evaluating")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--answers", action="store_true", help="also generate answers and score them")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("docs", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("remove", help="remove documents from the index")
+    p.add_argument("sources", nargs="+")
+    p.set_defaults(func=cmd_remove)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, get_settings())
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Retrieval and answer quality on a gold set (``rag eval``).
+
+Gold rows (JSON lines): ``query``, ``expected`` (strings a right passage contains),
+optional ``expected_sources`` (file names), ``expected_pages`` (1-based pages, used instead
+of ``expected`` when present) and ``unanswerable`` (true: the corpus does not hold the answer).
+A passage is a *hit* when it comes from an expected source (if any are given) and contains
+one of the expected strings after lower-casing and collapsing white space (or, for rows with
+``expected_pages``, lies on one of those pages).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.answer import QA
+from rag.retrieve import Passage, Retrieval, Retriever
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case with white space collapsed."""
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def read_gold(path: Path) -> list[dict]:
+    """Rows of a gold JSON-lines file."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def is_hit(passage: Passage, row: dict) -> bool:
+    """Whether a passage answers a gold row (see the module docstring)."""
+    sources = row.get("expected_sources")
+    if sources and passage.name not in sources:
+        return False
+    if row.get("expected_pages"):
+        return passage.page in row["expected_pages"]
+    text = normalise(passage.text)
+    return any(normalise(e) in text for e in row.get("expected", []))
+
+
+def answer_contains(answer: str, row: dict) -> bool:
+    """Whether an answer contains one of the expected strings."""
+    text = normalise(answer)
+    return any(normalise(e) in text for e in row.get("expected", []))
+
+
+@dataclass
+class EvalReport:
+    """Aggregate metrics and per-query misses."""
+
+    k: int
+    rows: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """Averages over the answerable (and unanswerable) rows."""
+        answerable = [r for r in self.rows if not r["unanswerable"]]
+        out: dict = {"queries": len(self.rows), "answerable": len(answerable), "k": self.k}
+        if answerable:
+            out[f"recall@{self.k}"] = _mean(r["hit"] for r in answerable)
+            out["mrr"] = _mean(r["rr"] for r in answerable)
+            out["ndcg@10"] = _mean(r["ndcg10"] for r in answerable)
+        retrieval = [r["retrieval_s"] for r in self.rows]
+        out["retrieval_p50_ms"] = round(1000 * statistics.median(retrieval), 1) if retrieval else 0.0
+        if any("answer" in r for r in self.rows):
+            answered = [r for r in answerable if "answer" in r]
+            unanswerable = [r for r in self.rows if r["unanswerable"] and "answer" in r]
+            out["answer_contains_expected"] = _mean(r["answer_ok"] for r in answered)
+            out["cites_expected_source"] = _mean(r["cites_source"] for r in answered)
+            out["false_refusal_rate"] = _mean(r["refused"] for r in answered)
+            if unanswerable:
+                out["refusal_on_unanswerable"] = _mean(r["refused"] for r in unanswerable)
+            out["first_token_p50_s"] = _median(r["first_token_s"] for r in self.rows if "first_token_s" in r)
+            out["answer_total_p50_s"] = _median(r["total_s"] for r in self.rows if "total_s" in r)
+        return out
+
+
+def _mean(values) -> float:
+    values = [float(v) for v in values]
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def _median(values) -> float:
+    values = list(values)
+    return round(statistics.median(values), 3) if values else 0.0
+
+
+def evaluate(rows: list[dict], retriever: Retriever, k: int = 5, qa: QA | None = None) -> EvalReport:
+    """Run every row through retrieval (and generation when ``qa`` is given)."""
+    report = EvalReport(k)
+    for row in rows:
+        retrieval = retriever.search(row["query"], max(k, 10))
+        hits = [is_hit(p, row) for p in retrieval.passages]
+        first = next((i for i, h in enumerate(hits) if h), None)
+        result = {
+            "id": row.get("id", row["query"][:40]),
+            "query": row["query"],
+            "unanswerable": bool(row.get("unanswerable")),
+            "hit": any(hits[:k]),
+            "rr": 1.0 / (first + 1) if first is not None else 0.0,
+            "ndcg10": _ndcg(hits[:10]),
+            "best_score": round(retrieval.best_score, 4),
+            "retrieval_s": retrieval.seconds,
+            "top": [f"{p.name} p.{p.page}" for p in retrieval.passages[:k]],
+        }
+        if qa is not None:
+            answer = qa.stream(row["query"], _cut(retrieval, qa.settings.top_k))
+            for _ in answer:
+                pass
+            done = answer.result
+            sources = set(row.get("expected_sources") or [])
+            result.update(
+                answer=done.answer,
+                refused=done.refused,
+                grounded=done.grounded,
+                answer_ok=answer_contains(done.answer, row),
+                cites_source=any(c.name in sources for c in done.citations) if sources else bool(done.citations),
+                first_token_s=done.timings.get("first_token_s", 0.0),
+                total_s=done.timings.get("total_s", 0.0),
+            )
+        report.rows.append(result)
+    return report
+
+
+def _cut(retrieval: Retrieval, k: int) -> Retrieval:
+    return Retrieval(retrieval.question, retrieval.passages[:k], retrieval.seconds)
+
+
+def _ndcg(hits: list[bool]) -> float:
+    """nDCG with binary gains; the ideal ranking puts one relevant passage first."""
+    dcg = sum(1.0 / math.log2(i + 2) for i, h in enumerate(hits) if h)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(sum(hits)))
+    return dcg / ideal if ideal else 0.0

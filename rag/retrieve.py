@@ -1,0 +1,122 @@
+"""Question -> passages: dense (FAISS cosine) and BM25 results fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest import store
+from ingest.embedder import Embedder, get_embedder
+from ingest.store import Collection
+from rag.settings import Settings, get_settings
+
+RRF_K = 60
+"""Reciprocal-rank-fusion constant (the usual 60: rank 1 and rank 5 weigh 1/61 and 1/65)."""
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its place in the source and its scores."""
+
+    chunk_id: int
+    source: str
+    page: int
+    start: int
+    end: int
+    text: str
+    score: float
+    """Cosine similarity between question and passage (-1..1)."""
+    fused: float = 0.0
+    """Reciprocal-rank-fusion score that ordered the results."""
+
+    @property
+    def name(self) -> str:
+        """File name of the source."""
+        return Path(self.source).name
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {**asdict(self), "name": self.name}
+
+
+@dataclass
+class Retrieval:
+    """Passages for one question, best first, and how long finding them took."""
+
+    question: str
+    passages: list[Passage]
+    seconds: float
+
+    @property
+    def best_score(self) -> float:
+        """Highest cosine among the passages (0 when there are none)."""
+        return max((p.score for p in self.passages), default=0.0)
+
+
+class Retriever:
+    """Searches the committed index; picks up a newer generation when a writer commits one."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.embedder = embedder or get_embedder(
+            self.settings.embed_model, self.settings.embed_backend, self.settings.embed_batch_size
+        )
+        self._collection: Collection | None = None
+        self._generation: Path | None = None
+
+    @property
+    def collection(self) -> Collection | None:
+        """The live collection, reloaded if the index changed on disk."""
+        live = store.current_generation(self.settings.index_dir)
+        if live != self._generation:
+            self._collection = store.load(self.settings.index_dir)
+            self._generation = live
+        return self._collection
+
+    def search(self, question: str, k: int | None = None, hybrid: bool = True) -> Retrieval:
+        """Top ``k`` passages for ``question``."""
+        k = k or self.settings.top_k
+        started = time.perf_counter()
+        collection = self.collection
+        if collection is None or not collection.chunks:
+            return Retrieval(question, [], time.perf_counter() - started)
+        query = self.embedder.embed([question])[0]
+        pool = max(4 * k, 20)
+        scores, ids = collection.vectors.search(query, pool)
+        dense = [int(i) for i in ids[0] if i >= 0]
+        cosine = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+        ranked = [dense]
+        if hybrid:
+            ranked.append([chunk_id for chunk_id, _ in collection.keyword_index().search(question, pool)])
+        fused = reciprocal_rank_fusion(ranked)[:k]
+        passages = []
+        for chunk_id, fused_score in fused:
+            if chunk_id not in cosine:
+                vector = collection.vectors.index.reconstruct(chunk_id)
+                cosine[chunk_id] = float(np.dot(vector, query))
+            chunk = collection.chunks[chunk_id]
+            passages.append(
+                Passage(
+                    chunk_id,
+                    chunk.source,
+                    chunk.page,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    cosine[chunk_id],
+                    fused_score,
+                )
+            )
+        return Retrieval(question, passages, time.perf_counter() - started)
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank)."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

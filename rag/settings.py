@@ -1,0 +1,97 @@
+"""One settings object for the whole application.
+
+Values come, highest priority first, from: keyword arguments, environment variables
+(``RAG_`` prefix, e.g. ``RAG_TOP_K=3``), a TOML config file (``RAG_CONFIG`` or
+``<home>/rag.toml``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("RAG_HOME") or REPO_ROOT / "data")
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("RAG_CONFIG") or _default_home() / "rag.toml")
+
+
+class Settings(BaseSettings):
+    """Every tunable of the app. ``rag --help`` prints them with their descriptions."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Data directory: documents, index.")
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag",
+        description="Where the assembled GGUF model is cached.",
+    )
+    embed_model: str = Field("", description="sentence-transformers folder; empty = packaged all-MiniLM-L6-v2.")
+    embed_backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")
+    embed_batch_size: int = Field(32, description="Chunks per embedding batch.")
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="GGUF path, or a packaged model: qwen2.5-coder-1.5b, qwen2.5-0.5b, smollm2-135m.",
+    )
+    n_ctx: int = Field(4096, description="LLM context window (tokens).")
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 2, description="CPU threads for the LLM.")
+    max_tokens: int = Field(320, description="Maximum tokens generated per answer.")
+    temperature: float = Field(0.1, description="Sampling temperature.")
+    chunk_words: int = Field(150, description="Target chunk length in words.")
+    chunk_overlap: int = Field(30, description="Words repeated between consecutive chunks of a page.")
+    top_k: int = Field(4, description="Passages placed in the prompt.")
+    min_score: float = Field(
+        0.30, description="Best cosine score below which the documents are taken not to hold the answer."
+    )
+    max_file_mb: float = Field(200.0, description="Larger files are skipped with a message.")
+
+    @property
+    def docs_dir(self) -> Path:
+        """Folder the app stores documents in (defaults ship here)."""
+        return self.home / "docs"
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder holding the committed index generations."""
+        return self.home / "index"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
+
+
+def describe_settings() -> str:
+    """Human-readable list of settings and their environment variables, for ``--help``."""
+    lines = []
+    for name, field in Settings.model_fields.items():
+        lines.append(f"  RAG_{name.upper():<18} {field.description or ''}")
+    return "\n".join(lines)
