@@ -22,7 +22,8 @@ from filelock import FileLock
 from ingest import store
 from ingest.chunking import chunk_pages
 from ingest.embedder import Embedder, get_embedder
-from ingest.extract import SUPPORTED_SUFFIXES, ExtractionError, extract_pages
+from ingest.extract import SUPPORTED_SUFFIXES, ExtractionError
+from ingest.parse_guard import guarded_extract
 from ingest.records import Chunk
 from ingest.store import Collection, FileRecord
 from rag.settings import Settings, get_settings
@@ -145,10 +146,10 @@ def _run(
         collection = store.load(settings.index_dir)
         if collection is None or collection.embed_model != embedder.name:
             collection = Collection(embed_model=embedder.name, dim=embedder.dim)
-        present = {str(p.resolve()) for p in paths}
+        present = {_source(p) for p in paths}
         todo: list[tuple[Path, str, str]] = []
         for path in paths:
-            source = str(path.resolve())
+            source = _source(path)
             status = _triage(path, source, collection, settings)
             if status is None:
                 todo.append((path, source, "updated" if source in collection.files else "added"))
@@ -167,6 +168,14 @@ def _run(
             store.commit(collection, settings.index_dir)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _source(path: Path) -> str:
+    """The absolute path a file is known by; a symlink loop keeps its own (unresolvable) name."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return str(path.absolute())
 
 
 def _triage(path: Path, source: str, collection: Collection, settings: Settings) -> FileStatus | None:
@@ -197,12 +206,14 @@ def _parse(path: Path, source: str, status: str, settings: Settings) -> _Parsed:
     try:
         with path.open("rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        pages = extract_pages(path, source)
+        pages = guarded_extract(path, source, settings)
         chunks = chunk_pages(pages, settings.chunk_words, settings.chunk_overlap)
         record = FileRecord(source, digest, path.stat().st_size, pages=max(p.page for p in pages), chunk_ids=[])
         return _Parsed(path, source, status, record, chunks)
     except ExtractionError as exc:
         return _Parsed(path, source, status, error=str(exc))
+    except FileNotFoundError:
+        return _Parsed(path, source, status, error="the file was removed or moved while indexing")
     except OSError as exc:
         return _Parsed(path, source, status, error=f"cannot read file: {exc.strerror or exc}")
     except Exception as exc:

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         0.30, description="Best cosine score below which the documents are taken not to hold the answer."
     )
     max_file_mb: float = Field(200.0, description="Larger files are skipped with a message.")
+    parse_timeout_s: float = Field(120.0, description="Reading one file may take this long (plus OCR time).")
+    parse_memory_mb: int = Field(2048, description="Memory (address space) limit of the parsing process.")
+    ocr_enabled: bool = Field(True, description="OCR pages without a text layer with Tesseract.")
+    ocr_tesseract: str = Field("tesseract", description="Tesseract command or full path.")
+    ocr_languages: str = Field("eng+fra", description="Tesseract languages for OCR.")
+    ocr_dpi: int = Field(300, description="Resolution pages are rendered at for OCR.")
+    ocr_max_pages: int = Field(200, description="At most this many pages of one file are OCR'd.")
+    ocr_page_timeout_s: float = Field(60.0, description="OCR of one page may take this long.")
 
     @property
     def docs_dir(self) -> Path:

@@ -1,0 +1,131 @@
+"""Answers from real llama.cpp generation, through the same command line a user runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest import store
+from ingest.indexer import index_files, index_folder
+from rag.answer import QA
+from rag.cli import main
+from rag.grounding import check_answer
+from rag.language import detect_language
+from rag.llm import QWEN_SIZE, resolve_model_path
+from rag.retrieve import Passage
+from rag.settings import Settings
+from tests.conftest import make_pdf, requires_shared
+
+FACTS = [
+    "Operations handbook. Chapter one covers safety briefings for new staff members and visitors.",
+    "The Kestrel-9 telescope has a primary mirror of 4.2 metres. It was installed on Mount Arvel in 2011.",
+    "Chapter three: the observatory cafeteria opens at 7 am and closes at 9 pm on weekdays.",
+]
+FACTS_FR = [
+    "Manuel d'exploitation. Le premier chapitre présente les consignes de sécurité pour le personnel.",
+    "Le télescope Kestrel-9 possède un miroir principal de 4,2 mètres de diamètre. "
+    "Il a été installé sur le mont Arvel en 2011.",
+    "Chapitre trois : la cafétéria de l'observatoire ouvre à 7 heures et ferme à 21 heures en semaine.",
+]
+
+
+def _cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, settings: Settings, embedder) -> Settings:
+    make_pdf(tmp_path / "docs" / "observatory.pdf", FACTS)
+    index_folder(tmp_path / "docs", settings, embedder)
+    return settings
+
+
+def test_search_json_lists_passages_with_source_page_text_score(indexed: Settings, capsys) -> None:
+    rows = _cli_json(capsys, "search", "How large is the Kestrel-9 mirror?", "--k", "2", "--json")
+    assert rows[0]["page"] == 2 and rows[0]["source"].endswith("observatory.pdf")
+    assert "4.2 metres" in rows[0]["text"] and isinstance(rows[0]["score"], float)
+    assert len(rows) == 2
+
+
+def test_ask_json_with_a_real_gguf_cites_indexed_pages(indexed: Settings, capsys) -> None:
+    result = _cli_json(capsys, "ask", "What is the size of the primary mirror of the Kestrel-9 telescope?", "--json")
+    files = store.load(indexed.index_dir).files
+    assert result["answer"].strip()
+    assert not result["refused"], result["answer"]
+    assert result["citations"], f"no citation in: {result['answer']}"
+    for citation in result["citations"]:
+        assert citation["source"] in files
+        assert 1 <= citation["page"] <= files[citation["source"]].pages
+    assert any(c["page"] == 2 for c in result["citations"])
+    timings = result["timings"]
+    assert timings["prompt_tokens"] > 50 and timings["completion_tokens"] > 0
+    assert 0 < timings["first_token_s"] <= timings["total_s"]
+
+
+def test_question_the_documents_do_not_answer_is_refused(indexed: Settings, capsys) -> None:
+    english = _cli_json(capsys, "ask", "Which football club won the 1998 world cup final?", "--json")
+    french = _cli_json(capsys, "ask", "Quelle équipe de football a gagné la finale de 1998 ?", "--json")
+    assert english["refused"] and english["answer"] == "The documents do not say."
+    assert french["refused"] and french["answer"] == "Les documents ne le disent pas."
+    assert english["passages"], "the closest passages are still shown"
+
+
+def test_grounding_attaches_missing_citations_and_flags_unsupported_sentences() -> None:
+    passages = [
+        Passage(1, "/d/a.pdf", 3, 0, 10, "The Kestrel-9 mirror measures 4.2 metres across.", 0.8),
+        Passage(2, "/d/b.pdf", 5, 0, 10, "The cafeteria opens at 7 am.", 0.5),
+    ]
+    text, checks = check_answer("The Kestrel-9 mirror measures 4.2 metres. It was built by Martians [2].", passages)
+    assert text.startswith("The Kestrel-9 mirror measures 4.2 metres. [1]")
+    assert [c.supported for c in checks] == [True, False]
+
+
+def test_language_detection() -> None:
+    assert detect_language("Quelle est la taille du miroir ?") == "fr"
+    assert detect_language("Qu'est-ce que l'attention multi-tête ?") == "fr"
+    assert detect_language("What is the size of the mirror?") == "en"
+
+
+def test_settings_come_from_environment_and_config_file(tmp_path: Path, monkeypatch) -> None:
+    config = tmp_path / "rag.toml"
+    config.write_text('top_k = 7\nllm_model = "/models/x.gguf"\n')
+    monkeypatch.setenv("RAG_CONFIG", str(config))
+    monkeypatch.setenv("RAG_TOP_K", "3")
+    settings = Settings()
+    assert settings.top_k == 3 and settings.llm_model == "/models/x.gguf"
+
+
+def test_localgpt_recall_at_5(tmp_path: Path, settings: Settings, embedder) -> None:
+    from rag.evaluate import evaluate, read_gold
+    from rag.retrieve import Retriever
+
+    folder = requires_shared("localgpt")
+    index_folder(folder, settings, embedder)
+    rows = [row for name in ("atlas7", "hr", "acquisition") for row in read_gold(folder / f"{name}.jsonl")]
+    summary = evaluate(rows, Retriever(settings, embedder), k=5).summary()
+    assert summary["answerable"] == 72
+    assert summary["recall@5"] >= 0.9, summary
+
+
+@pytest.mark.slow
+def test_default_qwen_model_answers_in_the_question_language(tmp_path: Path, settings: Settings, embedder) -> None:
+    folder = requires_shared("localgpt")
+    qwen = settings.model_copy(update={"llm_model": "qwen2.5-coder-1.5b"})
+    path = resolve_model_path("qwen2.5-coder-1.5b", qwen)
+    assert path.stat().st_size == QWEN_SIZE
+    make_pdf(tmp_path / "docs" / "observatoire.pdf", FACTS_FR)
+    index_files([folder / "atlas7_service_manual.pdf"], qwen, embedder)
+    index_folder(tmp_path / "docs", qwen, embedder)
+    qa = QA(qwen)
+    english = qa.ask("What is the pressure of the brew boiler during extraction?")
+    assert "9.2" in english.answer and not english.refused
+    assert any(c.name == "atlas7_service_manual.pdf" and c.page == 1 for c in english.citations)
+    french = qa.ask("Quel est le diamètre du miroir principal du télescope Kestrel-9 ?")
+    assert "4,2" in french.answer or "4.2" in french.answer, french.answer
+    assert detect_language(french.answer) == "fr", french.answer
+    assert any(c.name == "observatoire.pdf" and c.page == 2 for c in french.citations)
+    assert english.timings["first_token_s"] > 0 and french.timings["cached_prompt_tokens"] > 0

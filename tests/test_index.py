@@ -1,0 +1,138 @@
+"""The real index: FAISS + BM25 generations, incremental re-index, atomic commits, retrieval."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest import store
+from ingest.indexer import index_folder
+from ingest.vector_index import VectorIndex
+from rag.retrieve import Retriever, reciprocal_rank_fusion
+from rag.settings import Settings
+from tests.conftest import make_pdf
+
+FILLER = (
+    "This page of the handbook describes general procedures for the laboratory staff. "
+    "Visitors must sign in at the front desk and wear a badge at all times. "
+)
+
+
+def _corpus(folder: Path) -> dict[str, Path]:
+    return {
+        "pumps": make_pdf(
+            folder / "pumps.pdf",
+            [FILLER * 3, FILLER + "The centrifugal pump P-17 is rated for 340 litres per minute.", FILLER * 2],
+        ),
+        "people": make_pdf(
+            folder / "team" / "people.pdf",
+            [FILLER * 2, FILLER, "Doctor Ingrid Valcourt leads the cryogenics group since 2019."],
+        ),
+        "note": _write(folder / "note.txt", "The backup generator is tested every first Monday of the month."),
+    }
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_search_finds_the_page_holding_the_fact(tmp_path: Path, settings: Settings, embedder) -> None:
+    docs = _corpus(tmp_path / "docs")
+    report = index_folder(tmp_path / "docs", settings, embedder)
+    assert report.counts["added"] == 3 and report.counts["failed"] == 0
+    retriever = Retriever(settings, embedder)
+    top = retriever.search("How many litres per minute can pump P-17 move?", k=3).passages[0]
+    assert (Path(top.source), top.page) == (docs["pumps"].resolve(), 2)
+    assert "340 litres" in top.text
+    top = retriever.search("Who leads the cryogenics group?", k=3).passages[0]
+    assert (Path(top.source), top.page) == (docs["people"].resolve(), 3)
+    dense_only = retriever.search("Who leads the cryogenics group?", k=3, hybrid=False).passages[0]
+    assert dense_only.page == 3 and 0.3 < dense_only.score <= 1.0
+
+
+def test_reindex_skips_unchanged_replaces_changed_drops_deleted(tmp_path: Path, settings: Settings, embedder) -> None:
+    docs = _corpus(tmp_path / "docs")
+    index_folder(tmp_path / "docs", settings, embedder)
+    again = index_folder(tmp_path / "docs", settings, embedder)
+    assert again.counts["unchanged"] == 3 and again.chunks == 0
+    generation = store.current_generation(settings.index_dir)
+
+    _write(docs["note"], "The backup generator is now tested every second Friday.")
+    docs["people"].unlink()
+    report = index_folder(tmp_path / "docs", settings, embedder)
+    assert report.counts == {"added": 0, "updated": 1, "removed": 1, "unchanged": 1, "skipped": 0, "failed": 0}
+    assert store.current_generation(settings.index_dir) != generation
+
+    collection = store.load(settings.index_dir)
+    assert set(collection.files) == {str(docs["pumps"].resolve()), str(docs["note"].resolve())}
+    texts = [c.text for c in collection.chunks.values()]
+    assert any("second Friday" in t for t in texts)
+    assert not any("first Monday" in t or "Valcourt" in t for t in texts)
+    assert len(collection.vectors) == len(collection.chunks) == len(collection.keyword_index())
+    retriever = Retriever(settings, embedder)
+    hits = retriever.search("When is the backup generator tested?", k=1).passages
+    assert "second Friday" in hits[0].text
+
+
+def test_a_failed_commit_leaves_the_previous_index_loadable(
+    tmp_path: Path, settings: Settings, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _corpus(tmp_path / "docs")
+    index_folder(tmp_path / "docs", settings, embedder)
+    before = store.load(settings.index_dir)
+
+    def crash(self, path):
+        Path(path).write_bytes(b"half a faiss file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(VectorIndex, "save", crash)
+    _write(docs["note"], "Completely different text about tea ceremonies.")
+    with pytest.raises(OSError, match="disk full"):
+        index_folder(tmp_path / "docs", settings, embedder)
+    monkeypatch.undo()
+
+    after = store.load(settings.index_dir)
+    assert after is not None and after.generation == before.generation
+    assert {c.text for c in after.chunks.values()} == {c.text for c in before.chunks.values()}
+    report = index_folder(tmp_path / "docs", settings, embedder)
+    assert report.counts["updated"] == 1
+
+
+def test_kill_during_reindex_leaves_a_consistent_index(tmp_path: Path, settings: Settings, embedder) -> None:
+    docs = tmp_path / "docs"
+    for i in range(12):
+        make_pdf(docs / f"doc{i:02d}.pdf", [f"Document {i} says the code word is zebra{i}. " + FILLER * 20] * 3)
+    index_folder(docs, settings, embedder)
+    for i in range(12):
+        make_pdf(docs / f"doc{i:02d}.pdf", [f"Document {i} now says the code word is lion{i}. " + FILLER * 20] * 3)
+    env = {**os.environ, "RAG_HOME": str(settings.home)}
+    child = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", str(docs)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(4.0)  # model loading is over; embedding or committing is under way
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    collection = store.load(settings.index_dir)
+    assert collection is not None
+    assert len(collection.vectors) == len(collection.chunks) == sum(len(f.chunk_ids) for f in collection.files.values())
+    words = {w for c in collection.chunks.values() for w in c.text.split() if w.startswith(("zebra", "lion"))}
+    assert len(words) == 12, "each document is there exactly once, old or new"
+    report = index_folder(docs, settings, embedder)
+    assert report.counts["failed"] == 0
+    final = store.load(settings.index_dir)
+    assert {w for c in final.chunks.values() for w in c.text.split() if w.startswith("lion")} == {
+        f"lion{i}." for i in range(12)
+    }
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]])
+    assert [item for item, _ in fused] == [1, 3, 2, 4]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
