@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_chunks_keep_page_offsets_overlap_and_size() -> None:
         assert page.text[chunk.start : chunk.end] == chunk.text
         assert len(chunk.text.split()) <= 50
         assert chunk.text.startswith("Sentence") and chunk.text.endswith(".")
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.start < before.end, "consecutive chunks overlap"
         assert after.start > before.start, "chunking makes progress"
     assert chunks[-1].end == len(page.text)
