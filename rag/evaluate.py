@@ -91,11 +91,13 @@ def _median(values) -> float:
     return round(statistics.median(values), 3) if values else 0.0
 
 
-def evaluate(rows: list[dict], retriever: Retriever, k: int = 5, qa: QA | None = None) -> EvalReport:
+def evaluate(
+    rows: list[dict], retriever: Retriever, k: int = 5, qa: QA | None = None, hybrid: bool = True
+) -> EvalReport:
     """Run every row through retrieval (and generation when ``qa`` is given)."""
     report = EvalReport(k)
     for row in rows:
-        retrieval = retriever.search(row["query"], max(k, 10))
+        retrieval = retriever.search(row["query"], max(k, 10), hybrid=hybrid)
         hits = [is_hit(p, row) for p in retrieval.passages]
         first = next((i for i, h in enumerate(hits) if h), None)
         result = {
