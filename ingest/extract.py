@@ -161,7 +161,7 @@ def _complete(
     todo: list[int] = []
     for index in range(count):
         if _usable(texts[index]):
-            if len(texts[index].strip()) < SHORT_PAGE_CHARS and _mostly_image(document[index]):
+            if len(texts[index].strip()) < SHORT_PAGE_CHARS and _safely(_mostly_image, document, index):
                 todo.append(index)
             continue
         other = _pdfium_page_text(document, index)
@@ -171,7 +171,7 @@ def _complete(
         if is_garbage(texts[index]) or is_garbage(other):
             garbage += 1
         texts[index] = ""
-        if _has_marks(document[index]):
+        if _safely(_has_marks, document, index):
             todo.append(index)
     if todo:
         _ocr_pages(document, texts, todo, options, on_ocr, garbage)
@@ -212,10 +212,13 @@ def _ocr_pages(
     errors: list[str] = []
     for index in todo:
         try:
-            png = ocr.render_page(document[index], options.ocr_dpi)
-            text = ocr.ocr_png(png, binary, langs, options.ocr_page_timeout_s)
+            image, dpi = ocr.render_page(document[index], options.ocr_dpi)
+            text = ocr.ocr_image(image, binary, langs, options.ocr_page_timeout_s, dpi)
         except ocr.OcrError as exc:
             errors.append(str(exc))
+            continue
+        except pypdfium2.PdfiumError:
+            errors.append("a page could not be rendered for OCR")
             continue
         if _usable(text) and len(text.strip()) > len(texts[index].strip()):
             texts[index] = text
@@ -225,6 +228,14 @@ def _ocr_pages(
         if garbage:
             raise ExtractionError(f"{BROKEN_ENCODING}; OCR found no text either")
         raise ExtractionError("no text layer, and OCR found no text on the page images")
+
+
+def _safely(test: Callable[[pypdfium2.PdfPage], bool], document: pypdfium2.PdfDocument, index: int) -> bool:
+    """``test`` on page ``index``; False when pdfium cannot load the page."""
+    try:
+        return test(document[index])
+    except pypdfium2.PdfiumError:
+        return False
 
 
 def _mostly_image(page: pypdfium2.PdfPage) -> bool:
@@ -278,18 +289,39 @@ def _pdfium_page_text(document: pypdfium2.PdfDocument, index: int) -> str:
 # --- text files -----------------------------------------------------------------------------
 
 
+_LATIN_CODEPAGES = {
+    "ascii", "cp1250", "cp1252", "cp1254", "cp1257", "cp850", "cp858", "latin_1", "mac_latin2", "mac_roman",
+    "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
+    "iso8859_16",
+}  # fmt: skip
+"""Single-byte code pages a detector confuses with each other on short French/English text."""
+
+
 def _decode_text(data: bytes) -> str:
+    """Text of a .txt/.md file: UTF-8 (or a UTF-16/32 BOM), else Windows-1252 for Western text, else detected."""
     if not data.strip():
         raise ExtractionError("empty file")
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                       (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):  # fmt: skip
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise ExtractionError(f"damaged {codec.upper()} text file") from None
+    if b"\x00" in data[:4096]:
         raise ExtractionError("binary content in a text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        best = from_bytes(data).best()
-        if best is None:
-            raise ExtractionError("text file in an unknown encoding") from None
-        return str(best)
+        pass
+    best = from_bytes(data).best()
+    if best is None or best.encoding in _LATIN_CODEPAGES:
+        # Detectors pick cp1250 for short French text ("trčs" for "très"); the app reads French and English.
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    return str(best)
 
 
 def _short(exc: BaseException) -> str:

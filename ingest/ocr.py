@@ -7,12 +7,12 @@ image has a pixel cap, and Tesseract runs single-threaded so it shares the CPU p
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
 from functools import lru_cache
 
+import numpy as np
 import pypdfium2
 
 OCR_UNAVAILABLE = "no text layer; OCR unavailable (install tesseract-ocr)"
@@ -49,8 +49,8 @@ def usable_languages(binary: str, wanted: str) -> str:
     return "+".join(langs)
 
 
-def render_page(page: pypdfium2.PdfPage, dpi: int) -> bytes:
-    """PNG bytes of ``page`` in grey levels at ``dpi`` (lowered for huge pages to stay under MAX_PIXELS)."""
+def render_page(page: pypdfium2.PdfPage, dpi: int) -> tuple[bytes, int]:
+    """``page`` as a greyscale PGM image and its resolution: ``dpi``, lowered for huge pages (MAX_PIXELS)."""
     width, height = page.get_size()
     scale = dpi / 72
     pixels = width * scale * height * scale
@@ -58,21 +58,22 @@ def render_page(page: pypdfium2.PdfPage, dpi: int) -> bytes:
         scale *= (MAX_PIXELS / pixels) ** 0.5
     bitmap = page.render(scale=scale, grayscale=True)
     try:
-        image = bitmap.to_pil()
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
+        grey = np.ascontiguousarray(bitmap.to_numpy(), dtype=np.uint8)
     finally:
         bitmap.close()
+    if grey.ndim == 3:
+        grey = np.ascontiguousarray(grey[:, :, 0])
+    rows, cols = grey.shape
+    return b"P5\n%d %d\n255\n" % (cols, rows) + grey.tobytes(), round(scale * 72)
 
 
-def ocr_png(png: bytes, binary: str, langs: str, timeout: float) -> str:
-    """Text Tesseract reads in one PNG image."""
+def ocr_image(image: bytes, binary: str, langs: str, timeout: float, dpi: int = 300) -> str:
+    """Text Tesseract reads in one image (PGM, PNG, ...)."""
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     try:
         done = subprocess.run(
-            [binary, "stdin", "stdout", "-l", langs, "--psm", "3"],
-            input=png,
+            [binary, "stdin", "stdout", "-l", langs, "--psm", "3", "--dpi", str(dpi)],
+            input=image,
             capture_output=True,
             timeout=timeout,
             env=env,

@@ -29,6 +29,8 @@ from ingest.records import Page
 from rag.settings import REPO_ROOT, Settings
 
 _HEADER = struct.Struct("!I")
+STARTUP_TIMEOUT_S = 120.0
+"""A new worker (python + pypdf + pypdfium2 imports) must report ready within this time."""
 
 
 def options_from(settings: Settings) -> ExtractOptions:
@@ -53,7 +55,7 @@ class ParseGuard:
 
     def extract(self, path: Path, source: str, settings: Settings) -> list[Page]:
         """Pages of ``path``; raises :class:`ExtractionError` (also for timeouts and memory exhaustion)."""
-        request = (str(path), source, options_from(settings))
+        request = (str(Path(path).absolute()), source, options_from(settings))
         with self._lock:
             proc = self._worker(settings.parse_memory_mb)
             try:
@@ -98,10 +100,16 @@ class ParseGuard:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
-                cwd=str(REPO_ROOT),
                 start_new_session=True,
             )
             self._memory_mb = memory_mb
+            try:  # the per-file clock starts once the worker has imported everything
+                ready = _receive(self._proc.stdout, time.monotonic() + STARTUP_TIMEOUT_S)
+            except (TimeoutError, EOFError):
+                ready = None
+            if ready != ("ready",):
+                self._kill()
+                raise ExtractionError(f"the parsing process could not start (memory limit {memory_mb} MB too low?)")
         return self._proc
 
     def _kill(self) -> int | None:
@@ -129,9 +137,7 @@ def _pythonpath() -> str:
 def _crash_reason(code: int | None, memory_mb: int) -> str:
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-        if -code == signal.SIGKILL:
-            return f"the parser was killed (signal {name}; out of memory? limit {memory_mb} MB)"
-        return f"the parser crashed on this file (signal {name})"
+        return f"the parser crashed on this file (signal {name}; out of memory? limit {memory_mb} MB)"
     return f"the parser stopped unexpectedly (exit code {code})"
 
 
@@ -196,6 +202,7 @@ def _serve() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     _limit_memory(int(os.environ.get("RAG_PARSE_MEMORY_MB", "0") or 0))
+    _send(outbox, ("ready",))
     while True:
         try:
             path, source, options = _receive(inbox, None)

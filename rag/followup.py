@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from rag.citations import strip_markers
+from rag.language import detect_language
 from rag.llm import Generation, LocalLLM
+from rag.prompt import is_refusal
 
 MAX_TURNS = 3
 """Previous turns shown to the model."""
@@ -14,10 +16,24 @@ MAX_ANSWER_CHARS = 300
 MAX_NEW_TOKENS = 48
 
 SYSTEM = (
-    "You rewrite the user's last question so that it can be understood without the conversation. "
-    "Replace pronouns and vague references with what they refer to. Keep the question's language. "
-    "Do not answer it. Reply with the rewritten question only, on one line."
+    "Rewrite the user's last question so that it can be understood without the conversation: "
+    "replace pronouns and vague words with what they refer to. Keep the question's language. "
+    "Do not answer it. Reply with the rewritten question only."
 )
+
+EXAMPLES = {
+    "en": (
+        "Conversation:\nUser: Who wrote Les Misérables?\nAssistant: Victor Hugo wrote it in 1862.\n\n"
+        "Last question: When was he born?",
+        "When was Victor Hugo born?",
+    ),
+    "fr": (
+        "Conversation:\nUser: Quel est le budget du projet Atlas ?\nAssistant: Le budget est de 2 millions d'euros.\n\n"
+        "Last question: Et sa durée ?",
+        "Quelle est la durée du projet Atlas ?",
+    ),
+}
+"""One worked example per language: small models follow an example far better than an instruction."""
 
 _PREFIX = re.compile(r"^(standalone question|rewritten question|question|question autonome)\s*:\s*", re.IGNORECASE)
 
@@ -33,8 +49,14 @@ def build_rewrite_messages(question: str, history: list[tuple[str, str]]) -> lis
     for asked, answered in history[-MAX_TURNS:]:
         lines.append(f"User: {_trim(asked, MAX_ANSWER_CHARS)}")
         lines.append(f"Assistant: {_trim(answered, MAX_ANSWER_CHARS)}")
-    user = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}\n\nStandalone question:"
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    user = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}"
+    example, rewritten = EXAMPLES[detect_language(question)]
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": example},
+        {"role": "assistant", "content": rewritten},
+        {"role": "user", "content": user},
+    ]
 
 
 def clean_rewrite(text: str) -> str:
@@ -59,6 +81,6 @@ def rewrite_question(question: str, history: list[tuple[str, str]], llm: LocalLL
     for _ in llm.stream_chat(build_rewrite_messages(question, history), MAX_NEW_TOKENS, 0.0, stats):
         pass
     rewritten = clean_rewrite(stats.text)
-    if not rewritten or len(rewritten) > 4 * len(question) + 200:
+    if not rewritten or len(rewritten) > 3 * len(question) + 120 or is_refusal(rewritten):
         return question
     return rewritten

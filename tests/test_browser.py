@@ -1,0 +1,187 @@
+"""The real app in a real browser: ``streamlit run`` on a free port, driven by Playwright in Debian's Chromium.
+
+Needs ``/usr/bin/chromium`` (``scripts/system-packages.sh``) and the ``playwright`` Python package;
+no browser is ever downloaded. ``SAVE_SCREENSHOT=docs/screenshot.png pytest -m browser -k default_docs``
+writes the README screenshot of the app answering a question about the default documents.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_pdf
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ANSWER_TIMEOUT_MS = 600_000  # generous: the machine may be shared; SmolLM2 itself answers in seconds
+FACTS = (
+    "The Zorblax reactor was built in 1987 in Grenoble. It produces forty megawatts of electric power "
+    "for the valley. The chief engineer of the Zorblax reactor is Marie Curien."
+)
+
+
+def _requirements() -> None:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: run scripts/system-packages.sh (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright Python package is missing: pip install -e '.[test]'")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(home: Path, model: str = "smollm2-135m") -> Iterator[str]:
+    """``streamlit run app/streamlit_app.py`` on a free localhost port; always terminated."""
+    port = _free_port()
+    env = {**os.environ, "RAG_HOME": str(home), "RAG_LLM_MODEL": model}
+    log = (home / "streamlit.log").open("wb")
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {(home / 'streamlit.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1000) -> Iterator:
+    """A Playwright page in the system Chromium (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="en-US")
+            page.set_default_timeout(120_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def ask(page, question: str) -> None:
+    """Type a question in the chat box and wait until the answer is finished (its timings caption shows)."""
+    before = page.get_by_text("retrieval ", exact=False).count()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+    page.get_by_test_id("stChatMessage").filter(has_text=question).first.wait_for()
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+        ".filter(e => e.innerText.startsWith('retrieval ')).length > n",
+        arg=before,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    page.wait_for_load_state("networkidle")
+
+
+def scroll_to_last_question(page) -> None:
+    """Scroll the chat so that the last question sits at the top of the window (Streamlit scrolls inside a div)."""
+    page.get_by_test_id("stChatMessage").nth(-2).evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+
+
+def test_upload_ask_and_see_the_citation(tmp_path: Path) -> None:
+    _requirements()
+    pdf = make_pdf(tmp_path / "upload" / "zorblax.pdf", [FACTS])
+    home = tmp_path / "home"
+    home.mkdir()
+    with streamlit_server(home) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_test_id("stChatInputTextArea").wait_for()
+        page.get_by_test_id("stSidebar").locator("input[type=file]").set_input_files(str(pdf))
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_test_id("stText").filter(has_text="zorblax.pdf").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert (home / "docs" / "zorblax.pdf").is_file()
+
+        ask(page, "When was the Zorblax reactor built?")
+        answer = page.get_by_test_id("stChatMessage").last
+        citation = answer.get_by_test_id("stExpander").filter(has_text="zorblax.pdf — page 1").first
+        citation.wait_for()
+        citation.get_by_text("zorblax.pdf — page 1").click()  # open it: passage text and highlighted page
+        citation.get_by_test_id("stImage").first.wait_for()
+        assert "1987" in citation.get_by_test_id("stText").first.inner_text()
+        assert "tokens/s" in answer.inner_text()
+        scroll_to_last_question(page)
+        page.screenshot(path=str(tmp_path / "answer.png"))
+    assert (tmp_path / "answer.png").stat().st_size > 10_000
+
+
+def test_screenshot_of_default_docs(tmp_path: Path) -> None:
+    """The README screenshot: the app answering about data/docs (only when SAVE_SCREENSHOT names a file)."""
+    target = os.environ.get("SAVE_SCREENSHOT")
+    if not target:
+        pytest.skip("set SAVE_SCREENSHOT=docs/screenshot.png to write the README screenshot")
+    _requirements()
+    docs = ROOT / "data" / "docs"
+    home = tmp_path / "home"
+    if any(docs.glob("*.pdf")):
+        shutil.copytree(docs, home / "docs")
+    else:
+        make_pdf(home / "docs" / "zorblax.pdf", [FACTS])
+    question = os.environ.get("SCREENSHOT_QUESTION", "What is retrieval-augmented generation?")
+    model = os.environ.get("SCREENSHOT_MODEL", "smollm2-135m")
+    with streamlit_server(home, model) as url, browser_page(1400, 1100) as page:
+        page.goto(url)
+        page.get_by_test_id("stSidebar").get_by_test_id("stText").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        ask(page, question)
+        answer = page.get_by_test_id("stChatMessage").last
+        expanders = answer.get_by_test_id("stExpander")
+        if expanders.count():
+            expanders.first.locator("summary").click()
+            expanders.first.get_by_test_id("stImage").first.wait_for()
+        scroll_to_last_question(page)
+        path = ROOT / target if not Path(target).is_absolute() else Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
