@@ -146,15 +146,10 @@ def _run(
         collection = store.load(settings.index_dir)
         if collection is None or collection.embed_model != embedder.name:
             collection = Collection(embed_model=embedder.name, dim=embedder.dim)
+        files_before = len(collection.files)
         present = {_source(p) for p in paths}
-        todo: list[tuple[Path, str, str]] = []
-        for path in paths:
-            source = _source(path)
-            status = _triage(path, source, collection, settings)
-            if status is None:
-                todo.append((path, source, "updated" if source in collection.files else "added"))
-            else:
-                report.files.append(status)
+        todo, finished = _triage(paths, collection, settings)
+        report.files.extend(finished)
         for source in [s for s in collection.files if owned(s) and s not in present]:
             collection.remove_file(source)
             report.files.append(FileStatus(source, "removed"))
@@ -162,7 +157,7 @@ def _run(
         for done, status in enumerate(report.files, 1):
             if progress:
                 progress(status, done, total)
-        changed = any(f.status in ("removed",) for f in report.files)
+        changed = len(collection.files) != files_before
         changed |= _embed_all(todo, collection, embedder, settings, report, progress, total)
         if changed:
             store.commit(collection, settings.index_dir)
@@ -178,18 +173,44 @@ def _source(path: Path) -> str:
         return str(path.absolute())
 
 
-def _triage(path: Path, source: str, collection: Collection, settings: Settings) -> FileStatus | None:
-    """A final status for files that need no parsing, or None when the file must be (re)indexed."""
-    try:
-        size = path.stat().st_size
-        if size > settings.max_file_mb * 1024 * 1024:
-            return FileStatus(source, "skipped", f"larger than {settings.max_file_mb:g} MB")
+def _triage(
+    paths: list[Path], collection: Collection, settings: Settings
+) -> tuple[list[tuple[Path, str, str]], list[FileStatus]]:
+    """Split files into those to parse and those already settled (unchanged, too large, duplicate, unreadable).
+
+    A file with the same content as another one (already indexed, or earlier in this run) is
+    skipped as a duplicate, so the same passage never fills two of the top-k places.
+    """
+    finished: list[FileStatus] = []
+    hashed: list[tuple[Path, str, str]] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        source = _source(path)
+        try:
+            size = path.stat().st_size
+            if size > settings.max_file_mb * 1024 * 1024:
+                finished.append(FileStatus(source, "skipped", f"larger than {settings.max_file_mb:g} MB"))
+                continue
+            digest = file_sha256(path)
+        except OSError as exc:
+            finished.append(FileStatus(source, "failed", f"cannot read file: {exc.strerror or exc}"))
+            continue
         known = collection.files.get(source)
-        if known and known.size == size and known.sha256 == file_sha256(path):
-            return FileStatus(source, "unchanged", pages=known.pages, chunks=len(known.chunk_ids))
-    except OSError as exc:
-        return FileStatus(source, "failed", f"cannot read file: {exc.strerror or exc}")
-    return None
+        if known and known.sha256 == digest:
+            finished.append(FileStatus(source, "unchanged", pages=known.pages, chunks=len(known.chunk_ids)))
+            seen.setdefault(digest, source)
+        else:
+            hashed.append((path, source, digest))
+    todo = []
+    for path, source, digest in hashed:
+        twin = seen.setdefault(digest, source)
+        if twin != source:
+            finished.append(FileStatus(source, "skipped", f"duplicate of {Path(twin).name}"))
+            if source in collection.files:
+                collection.remove_file(source)
+        else:
+            todo.append((path, source, "updated" if source in collection.files else "added"))
+    return todo, finished
 
 
 @dataclass

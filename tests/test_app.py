@@ -200,6 +200,24 @@ def test_first_start_indexes_the_docs_folder(settings: Settings) -> None:
     assert not needs_first_index(settings)
 
 
+def test_interface_language_switches_to_french(settings: Settings) -> None:
+    at = start(settings)
+    assert at.title[0].value == t("title", "en")
+    at.sidebar.selectbox(key="ui_lang").set_value("fr").run()
+    assert at.title[0].value == t("title", "fr") and at.chat_input[0].placeholder == t("ask", "fr")
+
+
+def test_refusal_shows_the_closest_passages(settings: Settings, tmp_path: Path) -> None:
+    at = start(settings)
+    at = upload(at, [("zorblax.pdf", pdf_bytes(tmp_path, "z.pdf", [FACTS]))])
+    at.chat_input[0].set_value("What is the best recipe for chocolate cake?").run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    answer = at.session_state["messages"][-1]["answer"]
+    assert answer.refused and answer.answer == "The documents do not say."
+    assert t("closest", "en") in [c.value for c in at.main.caption]
+    assert "\\[1\\] zorblax\\.pdf — page 1" in [e.label for e in at.main.expander]
+
+
 def test_ask_streams_a_cited_answer_with_real_model(settings: Settings, tmp_path: Path) -> None:
     """Upload, ask, follow up: real embedder, real index, real SmolLM2-135M."""
     at = start(settings)

@@ -127,8 +127,9 @@ def ask(page, question: str) -> None:
 
 def scroll_to_last_question(page) -> None:
     """Scroll the chat so that the last question sits at the top of the window (Streamlit scrolls inside a div)."""
+    page.wait_for_timeout(1000)  # let the chat's stick-to-bottom scrolling settle first
     page.get_by_test_id("stChatMessage").nth(-2).evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(500)
 
 
 def test_upload_ask_and_see_the_citation(tmp_path: Path) -> None:
@@ -152,6 +153,9 @@ def test_upload_ask_and_see_the_citation(tmp_path: Path) -> None:
         citation.get_by_test_id("stImage").first.wait_for()
         assert "1987" in citation.get_by_test_id("stText").first.inner_text()
         assert "tokens/s" in answer.inner_text()
+        citation.get_by_role("button", name="Open the whole page").click()
+        page.get_by_role("dialog").get_by_test_id("stImage").wait_for()
+        page.get_by_role("dialog").get_by_role("button", name="Close").click()
         scroll_to_last_question(page)
         page.screenshot(path=str(tmp_path / "answer.png"))
     assert (tmp_path / "answer.png").stat().st_size > 10_000
@@ -171,7 +175,7 @@ def test_screenshot_of_default_docs(tmp_path: Path) -> None:
         make_pdf(home / "docs" / "zorblax.pdf", [FACTS])
     question = os.environ.get("SCREENSHOT_QUESTION", "What is retrieval-augmented generation?")
     model = os.environ.get("SCREENSHOT_MODEL", "smollm2-135m")
-    with streamlit_server(home, model) as url, browser_page(1400, 1100) as page:
+    with streamlit_server(home, model) as url, browser_page(1400, 1600) as page:
         page.goto(url)
         page.get_by_test_id("stSidebar").get_by_test_id("stText").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
         ask(page, question)
