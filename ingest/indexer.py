@@ -293,13 +293,10 @@ def _embed_all(
         pending.append(item)
         if sum(len(p.chunks) for p in pending) >= 4 * settings.embed_batch_size:
             flush()
-            if time.monotonic() - last_commit > COMMIT_SECONDS:
+            if time.monotonic() - last_commit > settings.commit_seconds:
                 store.commit(collection, settings.index_dir)
                 last_commit = time.monotonic()
     if pending:
         flush()
     return changed
 
-
-COMMIT_SECONDS = 120.0
-"""A long run commits this often, so an interruption does not lose finished files."""

@@ -47,9 +47,23 @@ def split_answer(text: str) -> list[str]:
 
 
 def support(sentence: str, passage_tokens: set[str]) -> float:
-    """Share of the sentence's content words found in a passage (1.0 for a sentence without any)."""
-    words = set(tokenize(strip_markers(sentence)))
-    return len(words & passage_tokens) / len(words) if words else 1.0
+    """Share of the sentence's content words found in a passage (1.0 for a sentence without any).
+
+    A number or code (a token with a digit) the passage does not contain makes the support 0:
+    "error E35 means ..." is not supported by a passage about E57.
+    """
+    words = {_decimal(w) for w in tokenize(strip_markers(sentence))}
+    if not words:
+        return 1.0
+    passage = {_decimal(w) for w in passage_tokens}
+    if any(any(ch.isdigit() for ch in w) and w not in passage for w in words):
+        return 0.0
+    return len(words & passage) / len(words)
+
+
+def _decimal(token: str) -> str:
+    """'4,2' and '4.2' are the same number."""
+    return token.replace(",", ".") if any(ch.isdigit() for ch in token) else token
 
 
 def check_answer(text: str, passages: list[Passage]) -> tuple[str, list[SentenceCheck]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rag.retrieve import Passage
 
 REFUSALS = {
@@ -39,7 +41,20 @@ def build_messages(question: str, passages: list[Passage], language: str) -> lis
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
+_REFUSAL_PATTERNS = re.compile(
+    r"(do(es)? not (say|contain|mention|provide|include|specify|state)|no (information|mention)|"
+    r"not (mentioned|specified|provided|stated) in|cannot (be )?(answer|found|determine)|"
+    r"ne (le )?(disent|dit|contiennent|contient|mentionnent|mentionne|précisent|précise|fournissent) pas|"
+    r"aucune information|ne permettent pas de répondre)",
+    re.IGNORECASE,
+)
+
+
 def is_refusal(text: str) -> bool:
-    """Whether an answer is (or starts with) one of the refusal sentences."""
+    """Whether an answer declines: one of our refusal sentences, or the model's own way of saying so
+    in its first sentence ("The passages do not mention ...", "Le document ne précise pas ...")."""
     folded = text.strip().strip('"').lower()
-    return any(folded.startswith(r.lower().rstrip(".")) for r in REFUSALS.values())
+    if any(folded.startswith(r.lower().rstrip(".")) for r in REFUSALS.values()):
+        return True
+    first = re.split(r"(?<=[.!?])\s", folded, maxsplit=1)[0]
+    return bool(_REFUSAL_PATTERNS.search(first))

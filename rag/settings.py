@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     min_score: float = Field(
         0.30, description="Best cosine score below which the documents are taken not to hold the answer."
     )
+    commit_seconds: float = Field(
+        60.0, description="A long indexing run commits finished files this often, so an interruption keeps them."
+    )
     max_file_mb: float = Field(200.0, description="Larger files are skipped with a message.")
     parse_timeout_s: float = Field(120.0, description="Reading one file may take this long (plus OCR time).")
     parse_memory_mb: int = Field(2048, description="Memory (address space) limit of the parsing process.")

@@ -82,6 +82,11 @@ def test_grounding_attaches_missing_citations_and_flags_unsupported_sentences() 
     text, checks = check_answer("The Kestrel-9 mirror measures 4.2 metres. It was built by Martians [2].", passages)
     assert text.startswith("The Kestrel-9 mirror measures 4.2 metres. [1]")
     assert [c.supported for c in checks] == [True, False]
+    codes = [Passage(3, "/d/m.pdf", 2, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6)]
+    _, checks = check_answer("Error E35 means the flow meter reports zero pulses [1].", codes)
+    assert not checks[0].supported, "a code the passage does not contain is not supported"
+    _, checks = check_answer("Le miroir mesure 4.2 mètres [1].", [Passage(4, "/d/f.pdf", 1, 0, 9, "miroir de 4,2 mètres", 0.7)])
+    assert checks[0].supported, "decimal comma and point are the same number"
 
 
 def test_language_detection() -> None:

@@ -411,10 +411,9 @@ def test_file_deleted_between_scan_and_parse(
     goner.write_text("This file vanishes mid-run.", encoding="utf-8")
     real_triage = indexer._triage
 
-    def triage_then_delete(path: Path, *args: object) -> FileStatus | None:
-        result = real_triage(path, *args)
-        if path.name == "goes.txt":
-            path.unlink()
+    def triage_then_delete(paths: list[Path], *args: object) -> tuple[list, list[FileStatus]]:
+        result = real_triage(paths, *args)
+        goner.unlink()
         return result
 
     monkeypatch.setattr(indexer, "_triage", triage_then_delete)

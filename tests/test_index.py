@@ -106,30 +106,72 @@ def test_a_failed_commit_leaves_the_previous_index_loadable(
     assert report.counts["updated"] == 1
 
 
-def test_kill_during_reindex_leaves_a_consistent_index(tmp_path: Path, settings: Settings, embedder) -> None:
-    docs = tmp_path / "docs"
-    for i in range(12):
-        make_pdf(docs / f"doc{i:02d}.pdf", [f"Document {i} says the code word is zebra{i}. " + FILLER * 20] * 3)
-    index_folder(docs, settings, embedder)
-    for i in range(12):
-        make_pdf(docs / f"doc{i:02d}.pdf", [f"Document {i} now says the code word is lion{i}. " + FILLER * 20] * 3)
-    env = {**os.environ, "RAG_HOME": str(settings.home)}
-    child = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", str(docs)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(4.0)  # model loading is over; embedding or committing is under way
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+def _write_versions(docs: Path, word: str, count: int = 12) -> None:
+    for i in range(count):
+        make_pdf(docs / f"doc{i:02d}.pdf", [f"Document {i} says the code word is {word}{i}. " + FILLER * 20] * 3)
+
+
+def _index_in_child(settings: Settings, docs: Path, **env: str) -> subprocess.Popen:
+    env = {**os.environ, "RAG_HOME": str(settings.home), **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "index", str(docs)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _code_words(settings: Settings) -> list[str]:
     collection = store.load(settings.index_dir)
     assert collection is not None
-    assert len(collection.vectors) == len(collection.chunks) == sum(len(f.chunk_ids) for f in collection.files.values())
-    words = {w for c in collection.chunks.values() for w in c.text.split() if w.startswith(("zebra", "lion"))}
-    assert len(words) == 12, "each document is there exactly once, old or new"
+    assert len(collection.vectors) == len(collection.chunks) == len(collection.keyword_index())
+    assert len(collection.chunks) == sum(len(f.chunk_ids) for f in collection.files.values())
+    return sorted(
+        w.rstrip(".") for c in collection.chunks.values() for w in c.text.split() if w.startswith(("zebra", "lion"))
+    )
+
+
+def test_kill_9_at_ten_moments_leaves_a_consistent_index(tmp_path: Path, settings: Settings, embedder) -> None:
+    docs = tmp_path / "docs"
+    _write_versions(docs, "zebra")
+    started = time.perf_counter()
+    child = _index_in_child(settings, docs)
+    assert child.wait() == 0
+    duration = time.perf_counter() - started
+    outcomes = []
+    for moment in range(1, 11):
+        word = "lion" if moment % 2 else "zebra"
+        _write_versions(docs, word)
+        child = _index_in_child(settings, docs, RAG_COMMIT_SECONDS="0", RAG_EMBED_BATCH_SIZE="4")
+        time.sleep(duration * moment / 11)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        words = _code_words(settings)  # loads, and vectors, BM25 and metadata agree
+        assert len(words) == len(set(words)) == 36, "every page once, old or new: no loss, no duplicate"
+        hit = Retriever(settings, embedder).search("the code word of document 3", k=1).passages
+        assert hit, "search answers from the surviving index"
+        outcomes.append(sum(w.startswith(word) for w in words))
+    print("new pages committed before each kill:", outcomes)
     report = index_folder(docs, settings, embedder)
     assert report.counts["failed"] == 0
-    final = store.load(settings.index_dir)
-    assert {w for c in final.chunks.values() for w in c.text.split() if w.startswith("lion")} == {
-        f"lion{i}." for i in range(12)
-    }
+    assert _code_words(settings) == sorted(f"{word}{i}" for i in range(12) for _ in range(3))
+
+
+def test_an_interrupted_reindex_resumes_without_redoing_finished_files(
+    tmp_path: Path, settings: Settings, embedder
+) -> None:
+    docs = tmp_path / "docs"
+    _write_versions(docs, "zebra", count=30)
+    child = _index_in_child(settings, docs, RAG_COMMIT_SECONDS="0", RAG_EMBED_BATCH_SIZE="4")
+    deadline = time.monotonic() + 120
+    while store.current_generation(settings.index_dir) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done = len(store.load(settings.index_dir).files)
+    assert 0 < done < 30, "killed after the first commit, before the end"
+    report = index_folder(docs, settings, embedder)
+    assert report.counts["unchanged"] == done and report.counts["added"] == 30 - done
 
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
