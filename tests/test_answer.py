@@ -85,7 +85,9 @@ def test_grounding_attaches_missing_citations_and_flags_unsupported_sentences() 
     codes = [Passage(3, "/d/m.pdf", 2, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6)]
     _, checks = check_answer("Error E35 means the flow meter reports zero pulses [1].", codes)
     assert not checks[0].supported, "a code the passage does not contain is not supported"
-    _, checks = check_answer("Le miroir mesure 4.2 mètres [1].", [Passage(4, "/d/f.pdf", 1, 0, 9, "miroir de 4,2 mètres", 0.7)])
+    _, checks = check_answer(
+        "Le miroir mesure 4.2 mètres [1].", [Passage(4, "/d/f.pdf", 1, 0, 9, "miroir de 4,2 mètres", 0.7)]
+    )
     assert checks[0].supported, "decimal comma and point are the same number"
 
 
