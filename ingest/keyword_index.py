@@ -46,11 +46,14 @@ def tokenize(text: str) -> list[str]:
 class KeywordIndex:
     """BM25 over chunk texts; positions map back to chunk ids."""
 
-    def __init__(self, ids: list[int], texts: list[str]) -> None:
+    def __init__(self, ids: list[int], texts: list[str] | None = None, tokens: list[list[str]] | None = None) -> None:
+        """Index ``texts``, or their already computed ``tokens``, under ``ids``."""
         self.ids = np.asarray(ids, dtype=np.int64)
         self.bm25 = bm25s.BM25()
-        if texts:
-            self.bm25.index([tokenize(t) or ["_"] for t in texts], show_progress=False)
+        if tokens is None:
+            tokens = [tokenize(t) for t in texts or []]
+        if tokens:
+            self.bm25.index([t or ["_"] for t in tokens], show_progress=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,7 +80,7 @@ class KeywordIndex:
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:
         """Read an index written by :meth:`save`."""
-        loaded = cls([], [])
+        loaded = cls([])
         loaded.ids = np.load(folder / "ids.npy")
         if len(loaded.ids):
             loaded.bm25 = bm25s.BM25.load(str(folder), show_progress=False)

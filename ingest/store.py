@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.keyword_index import KeywordIndex
+from ingest.keyword_index import KeywordIndex, tokenize
 from ingest.records import Chunk
 from ingest.vector_index import VectorIndex
 
@@ -53,6 +53,8 @@ class Collection:
     keywords: KeywordIndex | None = None
     next_id: int = 0
     generation: int = 0
+    tokens: dict[int, list[str]] = field(default_factory=dict, repr=False)
+    """BM25 tokens per chunk id, kept in memory so a rebuild after a change re-tokenizes only new chunks."""
 
     def __post_init__(self) -> None:
         if self.vectors is None:
@@ -77,6 +79,7 @@ class Collection:
         self.vectors.delete(record.chunk_ids)
         for chunk_id in record.chunk_ids:
             self.chunks.pop(chunk_id, None)
+            self.tokens.pop(chunk_id, None)
         self.keywords = None
         return True
 
@@ -84,7 +87,10 @@ class Collection:
         """The BM25 index over the current chunks (rebuilt only after a change)."""
         if self.keywords is None:
             ids = sorted(self.chunks)
-            self.keywords = KeywordIndex(ids, [self.chunks[i].text for i in ids])
+            for chunk_id in ids:
+                if chunk_id not in self.tokens:
+                    self.tokens[chunk_id] = tokenize(self.chunks[chunk_id].text)
+            self.keywords = KeywordIndex(ids, tokens=[self.tokens[i] for i in ids])
         return self.keywords
 
 

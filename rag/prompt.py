@@ -25,7 +25,7 @@ def format_passages(passages: list[Passage], max_chars: int = 1200) -> str:
     blocks = []
     for number, passage in enumerate(passages, 1):
         text = passage.text if len(passage.text) <= max_chars else passage.text[:max_chars] + " …"
-        blocks.append(f"[{number}] ({passage.name}, page {passage.page})\n<<<{text}>>>")
+        blocks.append(f"[{number}] ({passage.name}, page {passage.page})\n{text}")
     return "\n\n".join(blocks)
 
 
@@ -33,9 +33,9 @@ def build_messages(question: str, passages: list[Passage], language: str) -> lis
     """Chat messages for one grounded answer in ``language`` ("en" or "fr")."""
     refusal = REFUSALS[language]
     user = (
-        f"Passages:\n{format_passages(passages)}\n\n"
-        f"Question: {question}\n\n"
-        f"Answer in {LANGUAGE_NAMES[language]}, citing passages like [1]. "
+        f"{format_passages(passages)}\n\n"
+        f"Question: {question}\n"
+        f"Answer in {LANGUAGE_NAMES[language]} with citations like [1]. "
         f'If the passages do not contain the answer, reply only: "{refusal}"'
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

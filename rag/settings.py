@@ -42,7 +42,11 @@ class Settings(BaseSettings):
         description="Where the assembled GGUF model is cached.",
     )
     embed_model: str = Field("", description="sentence-transformers folder; empty = packaged all-MiniLM-L6-v2.")
-    embed_backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")
+    embed_backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="sentence-transformers backend. onnx needs optimum (not installed: it conflicts with "
+        "transformers 5, and measured no faster here; see bench/RESULTS.md).",
+    )
     embed_batch_size: int = Field(32, description="Chunks per embedding batch.")
     llm_model: str = Field(
         "qwen2.5-coder-1.5b",
