@@ -32,12 +32,12 @@ SETS = [
 ]
 
 
-def run(sizes: list[int], overlap_ratio: float, ks: list[int], quick: bool) -> None:
+def run(sizes: list[int], overlap_ratio: float, ks: list[int], quick: bool, sets: list[str]) -> None:
     """Index each corpus per chunk size and print the metrics."""
     embedder = get_embedder()
     header = f"{'set':<13} {'words':>5} {'ovl':>4} {'mode':<6} {'chunks':>6} "
     print(header + " ".join(f"R@{k:<4}" for k in ks) + "  MRR")
-    for name, gold, corpus in SETS:
+    for name, gold, corpus in [s for s in SETS if s[0] in sets]:
         if not gold.exists() or not Path(corpus if isinstance(corpus, Path) else corpus[0]).exists():
             print(f"{name:<13} (absent, skipped)")
             continue
@@ -71,8 +71,9 @@ def main() -> None:
     parser.add_argument("--overlap", type=float, default=0.2, help="overlap as a share of the chunk size")
     parser.add_argument("--ks", type=int, nargs="+", default=[3, 4, 5])
     parser.add_argument("--quick", action="store_true", help="12 questions per set")
+    parser.add_argument("--sets", nargs="+", default=[name for name, _, _ in SETS], help="which gold sets")
     args = parser.parse_args()
-    run(args.sizes, args.overlap, args.ks, args.quick)
+    run(args.sizes, args.overlap, args.ks, args.quick, args.sets)
 
 
 if __name__ == "__main__":

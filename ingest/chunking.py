@@ -45,7 +45,7 @@ def _word_pieces(text: str, span: tuple[int, int], size: int) -> list[tuple[int,
     ]
 
 
-def chunk_page(page: Page, chunk_words: int = 150, overlap: int = 30) -> list[Chunk]:
+def chunk_page(page: Page, chunk_words: int = 120, overlap: int = 24) -> list[Chunk]:
     """Split one page into overlapping, sentence-aligned chunks."""
     text = page.text
     units: list[tuple[int, int, int]] = []
@@ -70,6 +70,6 @@ def chunk_page(page: Page, chunk_words: int = 150, overlap: int = 30) -> list[Ch
     return chunks
 
 
-def chunk_pages(pages: Iterable[Page], chunk_words: int = 150, overlap: int = 30) -> list[Chunk]:
+def chunk_pages(pages: Iterable[Page], chunk_words: int = 120, overlap: int = 24) -> list[Chunk]:
     """Chunk every page, in order."""
     return [chunk for page in pages for chunk in chunk_page(page, chunk_words, overlap)]
