@@ -7,7 +7,7 @@ import string
 
 from app.i18n import t
 from rag.answer import Answer
-from rag.citations import _MARKER, strip_markers
+from rag.citations import MARKER, strip_markers
 from rag.grounding import split_answer
 
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
@@ -32,7 +32,7 @@ def escape_markdown(text: str, lines: bool = True) -> str:
 def _sentence_markdown(sentence: str) -> str:
     """A sentence escaped, its citation markers in bold."""
     out, last = [], 0
-    for match in _MARKER.finditer(sentence):
+    for match in MARKER.finditer(sentence):
         out.append(escape_markdown(sentence[last : match.start()], lines=False))
         numbers = ", ".join(n.strip() for n in re.split(r"[,;]", match.group(1)))
         out.append(f"**\\[{numbers}\\]**")

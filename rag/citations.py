@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from rag.retrieve import Passage
 
-_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+"""A citation marker: [1], [2, 3] or [1; 4]."""
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Citation:
 def cited_numbers(text: str) -> list[int]:
     """Passage numbers cited in ``text``, in order of first appearance."""
     seen: list[int] = []
-    for match in _MARKER.finditer(text):
+    for match in MARKER.finditer(text):
         for part in re.split(r"[,;]", match.group(1)):
             number = int(part)
             if number not in seen:
@@ -39,7 +40,7 @@ def cited_numbers(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     """``text`` without its citation markers."""
-    return re.sub(r"\s*" + _MARKER.pattern, "", text)
+    return re.sub(r"\s*" + MARKER.pattern, "", text)
 
 
 def map_citations(text: str, passages: list[Passage]) -> list[Citation]:

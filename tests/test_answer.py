@@ -101,9 +101,9 @@ def test_settings_come_from_environment_and_config_file(tmp_path: Path, monkeypa
     config = tmp_path / "rag.toml"
     config.write_text('top_k = 7\nllm_model = "/models/x.gguf"\n')
     monkeypatch.setenv("RAG_CONFIG", str(config))
-    monkeypatch.setenv("RAG_TOP_K", "3")
+    monkeypatch.setenv("RAG_TOP_K", "5")
     settings = Settings()
-    assert settings.top_k == 3 and settings.llm_model == "/models/x.gguf"
+    assert settings.top_k == 5 and settings.llm_model == "/models/x.gguf"
 
 
 def test_localgpt_recall_at_5(tmp_path: Path, settings: Settings, embedder) -> None:
