@@ -86,7 +86,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     qa = QA(settings)
     retrieval = qa.retrieve(args.question, args.k)
     stream = qa.stream(args.question, retrieval)
+    streamed = []
     for piece in stream:
+        streamed.append(piece)
         if not args.json:
             print(piece, end="", flush=True)
     answer = stream.result
@@ -94,6 +96,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(answer.to_dict())
         return 0
     print()
+    if answer.answer != "".join(streamed).strip():  # refusal after the check, or citations attached
+        print(f"\nChecked answer: {answer.answer}")
     if answer.refused and answer.passages:
         print("\nClosest passages:")
         for p in answer.passages[:3]:
