@@ -179,7 +179,7 @@ def _source(path: Path) -> str:
 
 def _triage(
     paths: list[Path], collection: Collection, settings: Settings
-) -> tuple[list[tuple[Path, str, str]], list[FileStatus]]:
+) -> tuple[list[tuple[Path, str, str, str]], list[FileStatus]]:
     """Split files into those to parse and those already settled (unchanged, too large, duplicate, unreadable).
 
     A file with the same content as another one (already indexed, or earlier in this run) is
@@ -205,7 +205,7 @@ def _triage(
             seen.setdefault(digest, source)
         else:
             hashed.append((path, source, digest))
-    todo = []
+    todo: list[tuple[Path, str, str, str]] = []
     for path, source, digest in hashed:
         twin = seen.setdefault(digest, source)
         if twin != source:
@@ -213,7 +213,7 @@ def _triage(
             if source in collection.files:
                 collection.remove_file(source)
         else:
-            todo.append((path, source, "updated" if source in collection.files else "added"))
+            todo.append((path, source, digest, "updated" if source in collection.files else "added"))
     return todo, finished
 
 
@@ -227,10 +227,8 @@ class _Parsed:
     error: str = ""
 
 
-def _parse(path: Path, source: str, status: str, settings: Settings) -> _Parsed:
+def _parse(path: Path, source: str, digest: str, status: str, settings: Settings) -> _Parsed:
     try:
-        with path.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
         pages = guarded_extract(path, source, settings)
         chunks = chunk_pages(pages, settings.chunk_words, settings.chunk_overlap)
         record = FileRecord(source, digest, path.stat().st_size, pages=max(p.page for p in pages), chunk_ids=[])
@@ -246,7 +244,7 @@ def _parse(path: Path, source: str, status: str, settings: Settings) -> _Parsed:
 
 
 def _embed_all(
-    todo: list[tuple[Path, str, str]],
+    todo: list[tuple[Path, str, str, str]],
     collection: Collection,
     embedder: Embedder,
     settings: Settings,
@@ -260,8 +258,8 @@ def _embed_all(
     parsed: queue.Queue[_Parsed | None] = queue.Queue(maxsize=8)
 
     def produce() -> None:
-        for path, source, status in todo:
-            parsed.put(_parse(path, source, status, settings))
+        for path, source, digest, status in todo:
+            parsed.put(_parse(path, source, digest, status, settings))
         parsed.put(None)
 
     threading.Thread(target=produce, name="parse", daemon=True).start()
@@ -303,4 +301,3 @@ def _embed_all(
     if pending:
         flush()
     return changed
-

@@ -121,7 +121,7 @@ class QA:
         )
         if not raw or is_refusal(raw):
             return Answer(question, REFUSALS[language], language, True, True, [], retrieval.passages, timings=timings)
-        text, checks = check_answer(raw, retrieval.passages)
+        text, checks = check_answer(raw, retrieval.passages, question)
         grounded = all(c.supported for c in checks)
         if not any(c.supported for c in checks):
             refusal = REFUSALS[language]

@@ -131,7 +131,7 @@ def evaluate(
 
 
 def _cut(retrieval: Retrieval, k: int) -> Retrieval:
-    return Retrieval(retrieval.question, retrieval.passages[:k], retrieval.seconds)
+    return Retrieval(retrieval.question, retrieval.passages[:k], retrieval.seconds, retrieval.top_cosine)
 
 
 def _ndcg(hits: list[bool]) -> float:

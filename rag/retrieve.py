@@ -49,11 +49,13 @@ class Retrieval:
     question: str
     passages: list[Passage]
     seconds: float
+    top_cosine: float = 0.0
+    """Highest cosine between the question and any chunk of the index, fused into the passages or not."""
 
     @property
     def best_score(self) -> float:
-        """Highest cosine among the passages (0 when there are none)."""
-        return max((p.score for p in self.passages), default=0.0)
+        """How close the index comes to the question: the top cosine over the index or the passages (0 if empty)."""
+        return max([self.top_cosine, *(p.score for p in self.passages)]) if self.passages else 0.0
 
 
 class Retriever:
@@ -110,7 +112,7 @@ class Retriever:
                     fused_score,
                 )
             )
-        return Retrieval(question, passages, time.perf_counter() - started)
+        return Retrieval(question, passages, time.perf_counter() - started, max(cosine.values(), default=0.0))
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:

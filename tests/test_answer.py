@@ -91,6 +91,25 @@ def test_grounding_attaches_missing_citations_and_flags_unsupported_sentences() 
     assert checks[0].supported, "decimal comma and point are the same number"
 
 
+def test_grounding_ignores_words_echoed_from_the_question_and_folds_pointer_sentences() -> None:
+    manual = [
+        Passage(1, "/d/m.pdf", 4, 0, 10, "E11: Heater fault. Replace thermal switch TS-71 and reset.", 0.7),
+        Passage(2, "/d/m.pdf", 5, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6),
+    ]
+    question = "Which component should a technician swap out to clear error E11?"
+    answer = "The component a technician should swap out to clear error E11 is TS-71 [1]."
+    _, checks = check_answer(answer, manual, question)
+    assert checks[0].supported, "judged on TS-71, not on the words it repeats from the question"
+    _, checks = check_answer("The component to swap out to clear error E35 is TS-71 [1].", manual, question)
+    assert not checks[0].supported, "a code absent from the passage still sinks the sentence"
+    _, checks = check_answer("The technician should swap out the water pump [1].", manual, question)
+    assert not checks[0].supported, "an echo of the question plus an unsupported claim is not supported"
+    text, checks = check_answer("Replace thermal switch TS-71. This can be found in [1].", manual, question)
+    assert text == "Replace thermal switch TS-71 [1]." and len(checks) == 1 and checks[0].supported
+    text, _ = check_answer("Clean the filter, as stated in [2].", manual, question)
+    assert text == "Clean the filter [2]."
+
+
 def test_language_detection() -> None:
     assert detect_language("Quelle est la taille du miroir ?") == "fr"
     assert detect_language("Qu'est-ce que l'attention multi-tête ?") == "fr"
