@@ -121,9 +121,9 @@ class QA:
         )
         if not raw or is_refusal(raw):
             return Answer(question, REFUSALS[language], language, True, True, [], retrieval.passages, timings=timings)
-        text, checks = check_answer(raw, retrieval.passages, question)
+        text, checks = check_answer(raw, retrieval.passages)
         grounded = all(c.supported for c in checks)
-        if not any(c.supported for c in checks):
+        if not checks or not checks[0].supported:  # the opening sentence is the answer; the rest elaborates
             refusal = REFUSALS[language]
             return Answer(question, refusal, language, True, False, [], retrieval.passages, checks, timings)
         citations = map_citations(text, retrieval.passages)

@@ -17,7 +17,9 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.keyword_index import tokenize
 from rag.answer import QA
+from rag.grounding import SUPPORT_THRESHOLD, support
 from rag.retrieve import Passage, Retrieval, Retriever
 
 _SPACE = re.compile(r"\s+")
@@ -46,9 +48,16 @@ def is_hit(passage: Passage, row: dict) -> bool:
 
 
 def answer_contains(answer: str, row: dict) -> bool:
-    """Whether an answer contains one of the expected strings."""
+    """Whether an answer contains one of the expected strings, word for word."""
     text = normalise(answer)
     return any(normalise(e) in text for e in row.get("expected", []))
+
+
+def answer_matches(answer: str, row: dict) -> bool:
+    """Whether an answer carries one of the expected strings in its own words: every number and code of
+    the string, and at least half of its other content words (the citation check's measure of support)."""
+    words = set(tokenize(answer))
+    return any(support(e, words) >= SUPPORT_THRESHOLD for e in row.get("expected", []))
 
 
 @dataclass
@@ -72,6 +81,7 @@ class EvalReport:
             answered = [r for r in answerable if "answer" in r]
             unanswerable = [r for r in self.rows if r["unanswerable"] and "answer" in r]
             out["answer_contains_expected"] = _mean(r["answer_ok"] for r in answered)
+            out["answer_matches_expected"] = _mean(r["answer_match"] for r in answered)
             out["cites_expected_source"] = _mean(r["cites_source"] for r in answered)
             out["false_refusal_rate"] = _mean(r["refused"] for r in answered)
             if unanswerable:
@@ -122,6 +132,7 @@ def evaluate(
                 refused=done.refused,
                 grounded=done.grounded,
                 answer_ok=answer_contains(done.answer, row),
+                answer_match=not done.refused and answer_matches(done.answer, row),
                 cites_source=any(c.name in sources for c in done.citations) if sources else bool(done.citations),
                 first_token_s=done.timings.get("first_token_s", 0.0),
                 total_s=done.timings.get("total_s", 0.0),

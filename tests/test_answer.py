@@ -52,7 +52,7 @@ def test_search_json_lists_passages_with_source_page_text_score(indexed: Setting
 
 
 def test_ask_json_with_a_real_gguf_cites_indexed_pages(indexed: Settings, capsys) -> None:
-    result = _cli_json(capsys, "ask", "What is the size of the primary mirror of the Kestrel-9 telescope?", "--json")
+    result = _cli_json(capsys, "ask", "How large is the primary mirror of the Kestrel-9 telescope?", "--json")
     files = store.load(indexed.index_dir).files
     assert result["answer"].strip()
     assert not result["refused"], result["answer"]
@@ -85,28 +85,30 @@ def test_grounding_attaches_missing_citations_and_flags_unsupported_sentences() 
     codes = [Passage(3, "/d/m.pdf", 2, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6)]
     _, checks = check_answer("Error E35 means the flow meter reports zero pulses [1].", codes)
     assert not checks[0].supported, "a code the passage does not contain is not supported"
+    _, checks = check_answer('E35 means "Flow meter reports zero pulses." Clean the filter [1].', codes)
+    assert [c.supported for c in checks] == [False, True], "a sentence ends after a closing quote too"
     _, checks = check_answer(
         "Le miroir mesure 4.2 mètres [1].", [Passage(4, "/d/f.pdf", 1, 0, 9, "miroir de 4,2 mètres", 0.7)]
     )
     assert checks[0].supported, "decimal comma and point are the same number"
 
 
-def test_grounding_ignores_words_echoed_from_the_question_and_folds_pointer_sentences() -> None:
+def test_grounding_checks_one_place_of_a_passage_and_folds_pointer_sentences() -> None:
     manual = [
-        Passage(1, "/d/m.pdf", 4, 0, 10, "E11: Heater fault. Replace thermal switch TS-71 and reset.", 0.7),
+        Passage(1, "/d/m.pdf", 4, 0, 10, "E11: Heater fault. Replace thermal switch TS-71 and reset. "
+                "Requests are answered within 3 working days. Staff may travel to the plant once a week. "
+                "The northern site employs 40 people.", 0.7),
         Passage(2, "/d/m.pdf", 5, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6),
-    ]
-    question = "Which component should a technician swap out to clear error E11?"
-    answer = "The component a technician should swap out to clear error E11 is TS-71 [1]."
-    _, checks = check_answer(answer, manual, question)
-    assert checks[0].supported, "judged on TS-71, not on the words it repeats from the question"
-    _, checks = check_answer("The component to swap out to clear error E35 is TS-71 [1].", manual, question)
-    assert not checks[0].supported, "a code absent from the passage still sinks the sentence"
-    _, checks = check_answer("The technician should swap out the water pump [1].", manual, question)
-    assert not checks[0].supported, "an echo of the question plus an unsupported claim is not supported"
-    text, checks = check_answer("Replace thermal switch TS-71. This can be found in [1].", manual, question)
+    ]  # fmt: skip
+    _, checks = check_answer("To clear error E11, replace the thermal switch TS-71 [1].", manual)
+    assert checks[0].supported
+    _, checks = check_answer("Employees may work from home 3 days per week [1].", manual)
+    assert not checks[0].supported, "words gathered from all over a passage are not support"
+    _, checks = check_answer("To clear error E11, replace switch TS-71, as stated in [1] on page 4.", manual)
+    assert checks[0].supported, "a page reference is not a claim"
+    text, checks = check_answer("Replace thermal switch TS-71. This can be found in [1].", manual)
     assert text == "Replace thermal switch TS-71 [1]." and len(checks) == 1 and checks[0].supported
-    text, _ = check_answer("Clean the filter, as stated in [2].", manual, question)
+    text, _ = check_answer("Clean the filter, as stated in [2].", manual)
     assert text == "Clean the filter [2]."
 
 
