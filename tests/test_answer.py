@@ -96,8 +96,8 @@ def test_grounding_attaches_missing_citations_and_flags_unsupported_sentences() 
 def test_grounding_checks_one_place_of_a_passage_and_folds_pointer_sentences() -> None:
     manual = [
         Passage(1, "/d/m.pdf", 4, 0, 10, "E11: Heater fault. Replace thermal switch TS-71 and reset. "
-                "Requests are answered within 3 working days. Staff may travel to the plant once a week. "
-                "The northern site employs 40 people.", 0.7),
+                "Requests are answered within 3 working days. The northern site employs 40 people. "
+                "Visitors sign in at the gate. Staff may travel to the plant once a week.", 0.7),
         Passage(2, "/d/m.pdf", 5, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6),
     ]  # fmt: skip
     _, checks = check_answer("To clear error E11, replace the thermal switch TS-71 [1].", manual)
