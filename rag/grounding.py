@@ -4,10 +4,10 @@ A sentence is *supported* by a passage when at least half of its content words (
 accent-folded, stopwords dropped, matched on their first five letters) and every number or code
 it contains occur in one place of that passage: two consecutive sentences. The model is asked to
 answer, never to refuse (asked to, Qwen 1.5B refused half of the answerable dev questions), so
-this check is what turns an answer the passages do not carry into "the documents do not say".
-Missing citations are attached where one passage clearly
-supports a sentence; wrong ones are replaced by the supporting passage; sentences no passage
-supports are flagged. Bare pointers such as "This can be found in [1]." carry no claim: their
+this check is what turns an answer the passages do not carry into "the documents do not say"
+(``rag.answer`` refuses when the first sentence is unsupported). Missing citations are attached
+where one passage clearly supports a sentence; wrong ones are replaced by the supporting passage;
+sentences no passage supports are flagged. Bare pointers such as "This can be found in [1]." carry no claim: their
 markers move to the sentence before and the pointer is dropped.
 """
 
@@ -22,7 +22,7 @@ from rag.citations import MARKER, cited_numbers, strip_markers
 from rag.retrieve import Passage
 
 SUPPORT_THRESHOLD = 0.5
-"""Share of a sentence's new content words that a passage must contain to support it."""
+"""Share of a sentence's content words that one place of a passage must contain to support it."""
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’)])\s+|\n+")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
