@@ -7,8 +7,8 @@ answer, never to refuse (asked to, Qwen 1.5B refused half of the answerable dev 
 this check is what turns an answer the passages do not carry into "the documents do not say"
 (``rag.answer`` refuses when the first sentence is unsupported). Missing citations are attached
 where one passage clearly supports a sentence; wrong ones are replaced by the supporting passage;
-sentences no passage supports are flagged. Bare pointers such as "This can be found in [1]." carry no claim: their
-markers move to the sentence before and the pointer is dropped.
+sentences no passage supports are flagged. Bare pointers such as "This can be found in [1]." carry
+no claim: their markers move to the sentence before and the pointer is dropped.
 """
 
 from __future__ import annotations
@@ -106,17 +106,17 @@ def passage_windows(text: str) -> list[set[str]]:
 def support(sentence: str, passage_tokens: set[str] | list[set[str]]) -> float:
     """Share of the sentence's content words found in one window of a passage (1.0 for a sentence without any).
 
-    ``passage_tokens`` is one token set or the windows of :func:`passage_windows`; words match on
-    their first five letters. A number or code (a token with a digit) the window does not contain
-    makes the support 0: "error E35 means ..." is not supported by a passage about E57.
+    ``passage_tokens`` is one token set or the (already normalised) windows of
+    :func:`passage_windows`; words match on their first five letters. A number or code (a token
+    with a digit) the window does not contain makes the support 0: "error E35 means ..." is not
+    supported by a passage about E57.
     """
     words = _words(sentence)
     if not words:
         return 1.0
-    windows = [passage_tokens] if isinstance(passage_tokens, set) else passage_tokens
+    windows = [{_decimal(w) for w in passage_tokens}] if isinstance(passage_tokens, set) else passage_tokens
     best = 0.0
     for window in windows:
-        window = {_decimal(w) for w in window}
         if any(any(ch.isdigit() for ch in w) and w not in window for w in words):
             continue
         stems = {_stem(w) for w in window}

@@ -65,9 +65,9 @@ class Settings(BaseSettings):
     top_k: int = Field(3, description="Passages placed in the prompt.")
     # The gate only skips the model on clearly off-topic questions; near-topic ones it cannot tell apart (on the
     # dev sets, answerable questions' top cosine goes down to 0.198, unanswerable ones' up to 0.669), so the model's
-    # own refusal and the citation check decide those. 0.18 passes every answerable dev question.
+    # answer is judged by the citation check (rag/grounding.py). 0.18 passes every answerable dev question.
     min_score: float = Field(
-        0.18, description="Best cosine score below which the documents are taken not to hold the answer."
+        0.18, description="Top cosine (question vs any chunk) below which the documents are taken not to answer."
     )
     commit_seconds: float = Field(
         60.0, description="A long indexing run commits finished files this often, so an interruption keeps them."
