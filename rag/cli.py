@@ -126,18 +126,30 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.evaluate import evaluate, read_gold
     from rag.retrieve import Retriever
 
+    if args.baseline and not args.corpus:
+        raise ValueError("--baseline needs --corpus (the folder the naive pipeline reads)")
     if args.corpus:
         report = index_folder(Path(args.corpus), settings)
         print(f"indexed {args.corpus}: {report.counts}", file=sys.stderr)
+    rows = read_gold(Path(args.gold))
     retriever = Retriever(settings)
     qa = QA(settings, retriever) if args.answers else None
-    report = evaluate(read_gold(Path(args.gold)), retriever, args.k, qa)
+    report = evaluate(rows, retriever, args.k, qa)
     summary = report.summary()
+    baseline = None
+    if args.baseline:
+        from rag.baseline import NaiveBaseline, score_gold
+
+        baseline = score_gold(rows, NaiveBaseline.from_folder(Path(args.corpus)), args.k)
     if args.json:
-        _print_json({"summary": summary, "rows": report.rows})
+        _print_json({"summary": summary, "rows": report.rows, **({"baseline": baseline} if baseline else {})})
         return 0
     for key, value in summary.items():
         print(f"{key:>26}: {value}")
+    if baseline:
+        print("\nnaive baseline (pypdf text, 200-word windows, dense MiniLM) beside the project:")
+        for key in (f"recall@{args.k}", "mrr"):
+            print(f"{key:>26}: {summary.get(key, 0.0)} (project)  {baseline[key]} (baseline)")
     misses = [r for r in report.rows if not r["unanswerable"] and not r["hit"]]
     if misses:
         print(f"\nmisses at k={args.k}:")
@@ -207,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="folder to index before evaluating")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--answers", action="store_true", help="also generate answers and score them")
+    p.add_argument("--baseline", action="store_true", help="also score a naive RAG pipeline over --corpus")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
