@@ -23,7 +23,7 @@ from pypdf.errors import FileNotDecryptedError, PyPdfError
 
 from ingest import ocr
 from ingest.clean import clean_text
-from ingest.records import Page
+from ingest.records import Document, Page
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
@@ -66,11 +66,22 @@ def extract_pages(
 
     Raises :class:`ExtractionError` with a clear reason for unreadable files.
     """
+    return extract_document(path, source, options, on_ocr).pages
+
+
+def extract_document(
+    path: Path,
+    source: str | None = None,
+    options: ExtractOptions | None = None,
+    on_ocr: OcrNotice | None = None,
+) -> Document:
+    """Read ``path`` into a :class:`Document`: its cleaned pages and its metadata title."""
     source = source or str(path)
     options = options or ExtractOptions()
     suffix = path.suffix.lower()
+    meta: dict[str, str] = {}
     if suffix in PDF_SUFFIXES:
-        texts = _pdf_texts(path, options, on_ocr)
+        texts = _pdf_texts(path, options, on_ocr, meta)
     elif suffix in TEXT_SUFFIXES:
         texts = [_decode_text(path.read_bytes())]
     else:
@@ -78,7 +89,22 @@ def extract_pages(
     pages = [Page(source, number, clean) for number, raw in enumerate(texts, 1) if (clean := clean_text(raw))]
     if not pages:
         raise ExtractionError("no extractable text (the file is empty or holds only blank pages)")
-    return pages
+    return Document(source, pages, meta_title(meta.get("title", "")))
+
+
+_PLACEHOLDER_TITLE = re.compile(
+    r"^\(?(?:anonymous|untitled|unspecified|none|null|title|document\d*|microsoft word\b.*|.*\.(?:docx?|pdf|tex|dvi|"
+    r"indd|rtf|odt|pptx?|xlsx?))\)?$",
+    re.IGNORECASE,
+)
+
+
+def meta_title(title: str) -> str:
+    """A PDF metadata title worth keeping: placeholders ("untitled", "Microsoft Word - x.docx") give ""."""
+    title = " ".join(clean_text(title or "").split())
+    if len(title) < 3 or _PLACEHOLDER_TITLE.match(title) or not any(c.isalpha() for c in title):
+        return ""
+    return title[:200]
 
 
 # --- text quality ---------------------------------------------------------------------------
@@ -109,8 +135,10 @@ def _usable(text: str) -> bool:
 # --- PDFs -----------------------------------------------------------------------------------
 
 
-def _pdf_texts(path: Path, options: ExtractOptions, on_ocr: OcrNotice | None) -> list[str]:
-    """Raw text per page: pypdf, pypdfium2 for pages pypdf cannot read, OCR for what is left."""
+def _pdf_texts(path: Path, options: ExtractOptions, on_ocr: OcrNotice | None, meta: dict[str, str]) -> list[str]:
+    """Raw text per page: pypdf, pypdfium2 for pages pypdf cannot read, OCR for what is left.
+
+    ``meta`` receives the document's metadata title when pypdf can read it."""
     with path.open("rb") as handle:
         head = handle.read(1024)
     if not head:
@@ -118,7 +146,7 @@ def _pdf_texts(path: Path, options: ExtractOptions, on_ocr: OcrNotice | None) ->
     if b"%PDF-" not in head:
         raise ExtractionError(_not_a_pdf(head))
     try:
-        texts = _pypdf_texts(path)
+        texts = _pypdf_texts(path, meta)
     except ExtractionError:
         raise
     except MemoryError:
@@ -255,7 +283,7 @@ def _has_marks(page: pypdfium2.PdfPage) -> bool:
     return False
 
 
-def _pypdf_texts(path: Path) -> list[str]:
+def _pypdf_texts(path: Path, meta: dict[str, str]) -> list[str]:
     reader = pypdf.PdfReader(path)
     if reader.is_encrypted:
         try:
@@ -263,6 +291,10 @@ def _pypdf_texts(path: Path) -> list[str]:
                 raise ExtractionError("encrypted PDF: a password is required")
         except (FileNotDecryptedError, PyPdfError, NotImplementedError) as exc:
             raise ExtractionError(f"encrypted PDF: cannot decrypt ({_short(exc)})") from exc
+    try:
+        meta["title"] = str((reader.metadata or {}).get("/Title") or "")
+    except Exception:  # a damaged info dictionary costs the title, never the text
+        meta["title"] = ""
     texts = []
     for page in reader.pages:
         try:

@@ -20,10 +20,10 @@ from pathlib import Path
 from filelock import FileLock
 
 from ingest import store
-from ingest.chunking import chunk_pages
+from ingest.chunking import chunk_document
 from ingest.embedder import Embedder, get_embedder
 from ingest.extract import SUPPORTED_SUFFIXES, ExtractionError
-from ingest.parse_guard import guarded_extract
+from ingest.parse_guard import guarded_extract_document
 from ingest.records import Chunk
 from ingest.store import Collection, FileRecord
 from rag.settings import Settings, get_settings
@@ -148,8 +148,9 @@ def _run(
     report = IndexReport()
     with index_writer_lock(settings):
         collection = store.load(settings.index_dir)
-        if collection is None or collection.embed_model != embedder.name:
-            collection = Collection(embed_model=embedder.name, dim=embedder.dim)
+        pipeline = store.pipeline_signature(settings)
+        if collection is None or collection.embed_model != embedder.name or collection.pipeline != pipeline:
+            collection = Collection(embed_model=embedder.name, dim=embedder.dim, pipeline=pipeline)
         files_before = len(collection.files)
         present = {_source(p) for p in paths}
         todo, finished = _triage(paths, collection, settings)
@@ -229,9 +230,10 @@ class _Parsed:
 
 def _parse(path: Path, source: str, digest: str, status: str, settings: Settings) -> _Parsed:
     try:
-        pages = guarded_extract(path, source, settings)
-        chunks = chunk_pages(pages, settings.chunk_words, settings.chunk_overlap)
-        record = FileRecord(source, digest, path.stat().st_size, pages=max(p.page for p in pages), chunk_ids=[])
+        document = guarded_extract_document(path, source, settings)
+        chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap)
+        pages = max(p.page for p in document.pages)
+        record = FileRecord(source, digest, path.stat().st_size, pages=pages, chunk_ids=[])
         return _Parsed(path, source, status, record, chunks)
     except ExtractionError as exc:
         return _Parsed(path, source, status, error=str(exc))
@@ -269,7 +271,7 @@ def _embed_all(
 
     def flush() -> None:
         nonlocal changed
-        texts = [c.text for item in pending for c in item.chunks]
+        texts = [c.indexed_text() for item in pending for c in item.chunks]
         t0 = time.perf_counter()
         vectors = embedder.embed(texts)
         report.embed_seconds += time.perf_counter() - t0

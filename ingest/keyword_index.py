@@ -1,13 +1,24 @@
-"""BM25 keyword index (bm25s) with a tokenizer for French and English text."""
+"""BM25 keyword index (bm25s) with a tokenizer for French and English text.
+
+Index terms are Snowball stems (PyStemmer) in the language of the text, so "optimiseurs" finds
+"optimiseur" and "replaced" finds "replacement"; a question is stemmed in both languages, so an
+English question still meets a French passage on the words they share.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
+import Stemmer
+
+from rag.language import detect_language
+
+STEM_LANGUAGES = {"en": "english", "fr": "french"}
 
 # Elided articles and pronouns: "l'attention" -> "attention", "qu'il" -> "il".
 _ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
@@ -43,6 +54,28 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=len(STEM_LANGUAGES))
+def _stemmer(language: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(STEM_LANGUAGES[language])
+
+
+def _stems(tokens: list[str], language: str) -> list[str]:
+    """Snowball stems of word tokens; numbers and codes are kept as they are."""
+    stemmer = _stemmer(language)
+    return [t if any(c.isdigit() for c in t) or "_" in t else stemmer.stemWord(t) for t in tokens]
+
+
+def index_terms(text: str) -> list[str]:
+    """The BM25 terms of a passage: its tokens stemmed in its language."""
+    return _stems(tokenize(text), detect_language(text))
+
+
+def query_terms(text: str) -> list[str]:
+    """The BM25 terms of a question: its tokens stemmed in every language the index knows, without repeats."""
+    tokens = tokenize(text)
+    return list(dict.fromkeys(stem for language in STEM_LANGUAGES for stem in _stems(tokens, language)))
+
+
 class KeywordIndex:
     """BM25 over chunk texts; positions map back to chunk ids."""
 
@@ -51,7 +84,7 @@ class KeywordIndex:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.bm25 = bm25s.BM25()
         if tokens is None:
-            tokens = [tokenize(t) for t in texts or []]
+            tokens = [index_terms(t) for t in texts or []]
         if tokens:
             self.bm25.index([t or ["_"] for t in tokens], show_progress=False)
 
@@ -63,7 +96,7 @@ class KeywordIndex:
         if not len(self.ids):
             return []
         vocab = self.bm25.vocab_dict or {}
-        tokens = [t for t in tokenize(query) if t in vocab]
+        tokens = [t for t in query_terms(query) if t in vocab]
         if not tokens:
             return []
         k = min(k, len(self.ids))

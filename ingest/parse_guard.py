@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest.extract import ExtractionError, ExtractOptions, extract_pages
-from ingest.records import Page
+from ingest.extract import ExtractionError, ExtractOptions, extract_document
+from ingest.records import Document, Page
 from rag.settings import REPO_ROOT, Settings
 
 _HEADER = struct.Struct("!I")
@@ -53,8 +53,8 @@ class ParseGuard:
         self._proc: subprocess.Popen[bytes] | None = None
         self._memory_mb = 0
 
-    def extract(self, path: Path, source: str, settings: Settings) -> list[Page]:
-        """Pages of ``path``; raises :class:`ExtractionError` (also for timeouts and memory exhaustion)."""
+    def extract(self, path: Path, source: str, settings: Settings) -> Document:
+        """The document at ``path``; raises :class:`ExtractionError` (also for timeouts and memory exhaustion)."""
         request = (str(Path(path).absolute()), source, options_from(settings))
         with self._lock:
             proc = self._worker(settings.parse_memory_mb)
@@ -146,7 +146,12 @@ atexit.register(_GUARD.close)
 
 
 def guarded_extract(path: Path, source: str, settings: Settings) -> list[Page]:
-    """:func:`ingest.extract.extract_pages` in the shared worker, under the settings' limits."""
+    """The pages of :func:`guarded_extract_document`."""
+    return _GUARD.extract(path, source, settings).pages
+
+
+def guarded_extract_document(path: Path, source: str, settings: Settings) -> Document:
+    """:func:`ingest.extract.extract_document` in the shared worker, under the settings' limits."""
     return _GUARD.extract(path, source, settings)
 
 
@@ -209,8 +214,8 @@ def _serve() -> None:
         except EOFError:
             return
         try:
-            pages = extract_pages(Path(path), source, options, on_ocr=lambda n: _send(outbox, ("ocr", n)))
-            reply: tuple = ("ok", pages)
+            document = extract_document(Path(path), source, options, on_ocr=lambda n: _send(outbox, ("ocr", n)))
+            reply: tuple = ("ok", document)
         except ExtractionError as exc:
             reply = ("error", str(exc))
         except MemoryError:

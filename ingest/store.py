@@ -22,11 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.keyword_index import KeywordIndex, tokenize
+from ingest.keyword_index import KeywordIndex, index_terms
 from ingest.records import Chunk
 from ingest.vector_index import VectorIndex
+from rag.settings import Settings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CHUNKER_VERSION = 2
+"""Raised whenever chunking changes what a chunk holds, so that existing indexes are rebuilt."""
+
+
+def pipeline_signature(settings: Settings) -> str:
+    """What decides the chunks of a file besides its bytes: an index built otherwise is rebuilt."""
+    return f"chunker-{CHUNKER_VERSION}:{settings.chunk_words}:{settings.chunk_overlap}"
 
 
 @dataclass
@@ -47,6 +55,7 @@ class Collection:
 
     embed_model: str
     dim: int
+    pipeline: str = ""
     files: dict[str, FileRecord] = field(default_factory=dict)
     chunks: dict[int, Chunk] = field(default_factory=dict)
     vectors: VectorIndex | None = None
@@ -89,7 +98,7 @@ class Collection:
             ids = sorted(self.chunks)
             for chunk_id in ids:
                 if chunk_id not in self.tokens:
-                    self.tokens[chunk_id] = tokenize(self.chunks[chunk_id].text)
+                    self.tokens[chunk_id] = index_terms(self.chunks[chunk_id].indexed_text())
             self.keywords = KeywordIndex(ids, tokens=[self.tokens[i] for i in ids])
         return self.keywords
 
@@ -123,6 +132,7 @@ def _load_generation(folder: Path) -> Collection:
     collection = Collection(
         embed_model=meta["embed_model"],
         dim=meta["dim"],
+        pipeline=meta.get("pipeline", ""),
         files={s: FileRecord(**r) for s, r in meta["files"].items()},
         next_id=meta["next_id"],
         generation=meta["generation"],
@@ -164,6 +174,7 @@ def commit(collection: Collection, index_dir: Path) -> Path:
         "generation": number,
         "embed_model": collection.embed_model,
         "dim": collection.dim,
+        "pipeline": collection.pipeline,
         "next_id": collection.next_id,
         "files": {s: asdict(r) for s, r in collection.files.items()},
     }

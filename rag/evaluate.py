@@ -42,7 +42,8 @@ def is_hit(passage: Passage, row: dict) -> bool:
     if sources and passage.name not in sources:
         return False
     if row.get("expected_pages"):
-        return passage.page in row["expected_pages"]
+        last = max(passage.page, getattr(passage, "page_end", 0))  # a passage may run onto the next pages
+        return any(page in row["expected_pages"] for page in range(passage.page, last + 1))
     text = normalise(passage.text)
     return any(normalise(e) in text for e in row.get("expected", []))
 

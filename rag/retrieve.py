@@ -10,6 +10,7 @@ import numpy as np
 
 from ingest import store
 from ingest.embedder import Embedder, get_embedder
+from ingest.keyword_index import tokenize
 from ingest.store import Collection
 from rag.settings import Settings, get_settings
 
@@ -31,15 +32,26 @@ class Passage:
     """Cosine similarity between question and passage (-1..1)."""
     fused: float = 0.0
     """Reciprocal-rank-fusion score that ordered the results."""
+    page_end: int = 0
+    """Last page the passage runs onto (0: the same as ``page``)."""
+    section: str = ""
+    """Heading path above the passage in its document."""
+    title: str = ""
+    """What names the document (file name, metadata title, running header)."""
 
     @property
     def name(self) -> str:
         """File name of the source."""
         return Path(self.source).name
 
+    @property
+    def pages(self) -> range:
+        """Every page the passage lies on."""
+        return range(self.page, max(self.page, self.page_end) + 1)
+
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return {**asdict(self), "name": self.name}
+        return {**asdict(self), "page_end": max(self.page, self.page_end), "name": self.name}
 
 
 @dataclass
@@ -93,7 +105,7 @@ class Retriever:
         ranked = [dense]
         if hybrid:
             ranked.append([chunk_id for chunk_id, _ in collection.keyword_index().search(question, pool)])
-        fused = reciprocal_rank_fusion(ranked)[:k]
+        fused = distinct(reciprocal_rank_fusion(ranked), collection, k)
         passages = []
         for chunk_id, fused_score in fused:
             if chunk_id not in cosine:
@@ -110,9 +122,29 @@ class Retriever:
                     chunk.text,
                     cosine[chunk_id],
                     fused_score,
+                    chunk.last_page,
+                    chunk.section,
+                    chunk.title,
                 )
             )
         return Retrieval(question, passages, time.perf_counter() - started, max(cosine.values(), default=0.0))
+
+
+DUPLICATE_SHARE = 0.8
+"""A passage whose words are this much inside a better-ranked one (a slide repeated with one more bullet, the
+same paragraph in two files) is left out, so it does not take one of the k places."""
+
+
+def distinct(ranked: list[tuple[int, float]], collection: Collection, k: int) -> list[tuple[int, float]]:
+    """The first ``k`` of ``ranked`` that do not repeat a passage already taken."""
+    taken: list[tuple[tuple[int, float], set[str]]] = []
+    for item in ranked:
+        words = set(tokenize(collection.chunks[item[0]].text))
+        if not any(len(words & seen) >= DUPLICATE_SHARE * max(1, min(len(words), len(seen))) for _, seen in taken):
+            taken.append((item, words))
+            if len(taken) == k:
+                break
+    return [item for item, _ in taken]
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunking import chunk_page, split_sentences
+from ingest.chunking import chunk_pages, split_sentences
 from ingest.clean import clean_text
 from ingest.extract import ExtractionError, extract_pages
+from ingest.furniture import strip_furniture
 from ingest.records import Page
+from ingest.structure import heading_level
 from tests.conftest import make_pdf, requires_shared
 
 
@@ -28,10 +30,10 @@ def test_sentences_split_on_terminators_not_inside_numbers() -> None:
 def test_chunks_keep_page_offsets_overlap_and_size() -> None:
     sentences = [f"Sentence number {i} talks about topic {i % 7} in some detail here." for i in range(60)]
     page = Page("doc.pdf", 4, " ".join(sentences))
-    chunks = chunk_page(page, chunk_words=50, overlap=12)
+    chunks = chunk_pages([page], chunk_words=50, overlap=12)
     assert len(chunks) > 5
     for chunk in chunks:
-        assert chunk.page == 4 and chunk.source == "doc.pdf"
+        assert (chunk.page, chunk.last_page, chunk.source) == (4, 4, "doc.pdf")
         assert page.text[chunk.start : chunk.end] == chunk.text
         assert len(chunk.text.split()) <= 50
         assert chunk.text.startswith("Sentence") and chunk.text.endswith(".")
@@ -43,8 +45,78 @@ def test_chunks_keep_page_offsets_overlap_and_size() -> None:
 
 def test_a_sentence_longer_than_a_chunk_is_cut_by_words() -> None:
     page = Page("long.txt", 1, " ".join(f"w{i}" for i in range(130)))
-    chunks = chunk_page(page, chunk_words=50, overlap=0)
+    chunks = chunk_pages([page], chunk_words=50, overlap=0)
     assert [len(c.text.split()) for c in chunks] == [50, 50, 30]
+
+
+def test_a_sentence_across_a_page_break_is_one_chunk_that_spans_both_pages() -> None:
+    filler = " ".join(f"Line {i} of the opening section is plain body text." for i in range(8))
+    pages = [
+        Page("manual.pdf", 1, filler + "\nThe relief valve of the steam circuit opens at a"),
+        Page("manual.pdf", 2, "pressure of 2.1 bar and closes again at 1.8 bar.\n" + filler),
+    ]
+    chunks = chunk_pages(pages, chunk_words=60, overlap=0)
+    holder = [c for c in chunks if "opens at a pressure of 2.1 bar" in c.text]
+    assert len(holder) == 1
+    assert (holder[0].page, holder[0].last_page) == (1, 2)
+    assert pages[0].text[holder[0].start :].startswith(holder[0].text.split(" opens")[0][:10])
+    assert holder[0].text.endswith(pages[1].text[: holder[0].end].replace("\n", " ")[-20:])
+
+
+def test_a_page_that_starts_a_new_sentence_starts_a_new_chunk() -> None:
+    body = " ".join(f"Statement {i} about the topic of this page ends here." for i in range(6))
+    chunks = chunk_pages([Page("d.pdf", 1, body), Page("d.pdf", 2, body)], chunk_words=100, overlap=20)
+    assert [(c.page, c.last_page) for c in chunks] == [(1, 1), (2, 2)]
+
+
+def test_chunks_follow_headings_and_carry_the_section_path() -> None:
+    intro = " ".join(f"The introduction sentence {i} explains the general purpose of the device." for i in range(5))
+    boiler = " ".join(f"The boiler sentence {i} describes how the heating element is controlled." for i in range(5))
+    text = f"# Service guide\n\n{intro}\n\n## 2.1 Steam boiler\n\n{boiler}"
+    chunks = chunk_pages([Page("guide.md", 1, text)], chunk_words=120, overlap=20)
+    assert len(chunks) == 2, [c.text[:40] for c in chunks]
+    assert chunks[0].section == "Service guide"
+    assert chunks[1].section == "Service guide > 2.1 Steam boiler"
+    assert chunks[1].text.startswith("## 2.1 Steam boiler")
+    assert chunks[1].title == "guide | Service guide"
+    assert chunks[1].indexed_text().startswith("guide | Service guide | 2.1 Steam boiler\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "previous", "following", "level"),
+    [
+        ("3.2 Brew boiler", "End of the last section.", "x " * 20, 2),
+        ("1. OPERATING SPECIFICATIONS", None, "The brew boiler operates at 9.2 bar.", 1),
+        ("Principe de base de l'inférence", None, "• Si l'on prélève un nouveau jeu de données", 9),
+        ("Total revenue 1,234 5,678", "Revenue", "Net income 12 13", 0),
+        ("wraps onto this line", "The paragraph that", "x " * 20, 0),
+        ("2022 2021 2020", None, "x " * 20, 0),
+        ("The valve opens at 2 bar.", None, "x " * 20, 0),
+    ],
+)
+def test_heading_shapes(line: str, previous: str | None, following: str | None, level: int) -> None:
+    assert heading_level(line, previous, following) == level
+
+
+def test_running_headers_footers_and_page_numbers_are_kept_out_of_chunks() -> None:
+    facts = ["The kiln ran hot.", "Sales rose in March.", "A new press arrived.", "Two staff retired.",
+             "The roof was repaired.", "Audit closed with no findings."]  # fmt: skip
+    pages = [
+        Page("report.pdf", n, f"ACME CORP.\nQuarterly report, page {n} of 6\n{fact}\n{n}")
+        for n, fact in enumerate(facts, 1)
+    ]
+    cleaned, furniture = strip_furniture(pages)
+    assert [p.text for p in cleaned] == facts
+    assert furniture.identity == "ACME CORP."
+    chunks = chunk_pages(pages, chunk_words=120, overlap=0)
+    assert all("Quarterly report, page" not in c.text and "ACME" not in c.text for c in chunks)
+    assert all("ACME CORP." in c.title for c in chunks), "the running header names the document"
+
+
+def test_furniture_never_empties_a_page() -> None:
+    pages = [Page("register.pdf", n, f"Page {n} of the long register: item code R{n:05d}.") for n in range(1, 9)]
+    cleaned, _ = strip_furniture(pages)
+    assert cleaned == pages
 
 
 def test_pdf_pages_are_numbered_from_one_and_empty_pages_left_out(tmp_path: Path) -> None:

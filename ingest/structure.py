@@ -1,0 +1,122 @@
+"""Document structure from text alone: which lines are headings, at what depth, and the document's title.
+
+Headings are recognised by their shape, the same way in any language: Markdown ``#`` lines;
+numbered titles ("3.2 Brew boiler", "1. OPERATING SPECIFICATIONS"); short lines in capitals;
+and short lines without closing punctuation that stand between the end of a sentence and a
+paragraph of body text (a slide title, an unnumbered section title). Table rows and lines that a
+paragraph wraps onto fail those tests: they are mostly digits, end mid-sentence, or are followed
+by more short lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_MARKDOWN = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\)?\s+(\S.*)$")
+_CLOSING = ".,;:!?…)]»”\"'"
+_SENTENCE_END = ".!?:…"
+_BULLET = re.compile(r"^[•·▪◦‣\-–*]\s")
+LEAF_LEVEL = 9
+"""Depth given to unnumbered headings that are not in capitals: below every numbered level."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a page: its character span and, for a heading, its depth (0 for body text)."""
+
+    start: int
+    end: int
+    text: str
+    level: int = 0
+
+
+def _shape_ok(text: str) -> bool:
+    """Short, mostly letters, not closed like a sentence."""
+    words = text.split()
+    if not words or len(words) > 12 or len(text) > 100 or text[-1] in _CLOSING:
+        return False
+    letters = sum(c.isalpha() for c in text)
+    digits = sum(c.isdigit() for c in text)
+    return letters >= 3 and digits <= 0.3 * (letters + digits) and any(len(w) > 1 and w.isalpha() for w in words)
+
+
+def heading_level(text: str, previous: str | None, following: str | None) -> int:
+    """Depth of a heading line (1 = top), or 0 for body text.
+
+    ``previous`` and ``following`` are the neighbouring non-blank lines (None at a page edge).
+    """
+    text = text.strip()
+    markdown = _MARKDOWN.match(text)
+    if markdown:
+        return len(markdown.group(1))
+    if not _shape_ok(text):
+        return 0
+    numbered = _NUMBERED.match(text)
+    if numbered and numbered.group(2)[0].isupper():
+        return numbered.group(1).count(".") + 1
+    if numbered:
+        return 0
+    letters = [c for c in text if c.isalpha()]
+    if all(c.isupper() for c in letters) and len(letters) >= 4:
+        return 1
+    starts_block = previous is None or previous.rstrip()[-1:] in _SENTENCE_END
+    opens_body = following is not None and (len(following.split()) >= 8 or bool(_BULLET.match(following)))
+    if text[0].isupper() and len(text.split()) <= 8 and starts_block and opens_body:
+        return LEAF_LEVEL
+    return 0
+
+
+def page_lines(text: str) -> list[Line]:
+    """The non-blank lines of a page's text with their spans and heading levels."""
+    spans = []
+    offset = 0
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            start = offset + raw.index(stripped[0])
+            spans.append((start, start + len(stripped), stripped))
+        offset += len(raw) + 1
+    lines = []
+    for i, (start, end, line) in enumerate(spans):
+        previous = spans[i - 1][2] if i else None
+        following = spans[i + 1][2] if i + 1 < len(spans) else None
+        level = heading_level(line, previous, following)
+        lines.append(Line(start, end, _MARKDOWN.sub(r"\2", line) if level else line, level))
+    return lines
+
+
+class SectionPath:
+    """The headings above the current line, by depth."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, str]] = []
+
+    def enter(self, level: int, title: str) -> None:
+        """A heading of ``level`` replaces every heading at that depth or deeper."""
+        self._stack = [(lvl, t) for lvl, t in self._stack if lvl < level] + [(level, title)]
+
+    def __str__(self) -> str:
+        return " > ".join(title for _, title in self._stack[-3:])
+
+
+def humanise_file_name(source: str) -> str:
+    """A file name as words: ``AMAZON_2017_10K.pdf`` -> ``AMAZON 2017 10K``."""
+    stem = Path(source).stem
+    return " ".join(re.sub(r"[_\-.]+", " ", stem).split())
+
+
+def document_title(source: str, meta_title: str = "", first_line: str = "", running: str = "") -> str:
+    """Who or what a document is about, for every one of its chunks: file name, metadata title, running header
+    and first line of the first page, without repeats."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    for part in (humanise_file_name(source), meta_title, running, first_line):
+        part = " ".join(part.split())[:120]
+        key = re.sub(r"\W+", "", part.lower())
+        if part and key and not any(key in s for s in seen):
+            parts.append(part)
+            seen.add(key)
+    return " | ".join(parts)
