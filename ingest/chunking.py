@@ -128,6 +128,16 @@ def _boundary(unit: _Unit, previous: _Unit, words: int, minimum: int) -> bool:
     return unit.opens_section and words >= minimum
 
 
+def _rest_of_block(units: list[_Unit], j: int, minimum: int) -> tuple[int, int]:
+    """Words from ``units[j]`` up to the next page break or section (or the end), and where that is; the count
+    stops once it passes ``minimum``."""
+    words, k = 0, j
+    while k < len(units) and not (k > j and (units[k].opens_page or units[k].opens_section)) and words <= minimum:
+        words += units[k].words
+        k += 1
+    return words, k
+
+
 def chunk_document(document: Document, chunk_words: int = 120, overlap: int = 24) -> list[Chunk]:
     """Split a document into structure-aware chunks that carry its title and their section path."""
     pages, furniture = strip_furniture(document.pages)
@@ -146,6 +156,10 @@ def chunk_document(document: Document, chunk_words: int = 120, overlap: int = 24
                 break
             words += units[j].words
             j += 1
+        # A short tail before the next boundary would make a chunk that is mostly overlap: it joins this one.
+        rest, stop = _rest_of_block(units, j, minimum)
+        if j < len(units) and not _boundary(units[j], units[j - 1], words, minimum) and rest <= minimum // 2:
+            words, j = words + rest, stop
         part = units[i:j]
         chunks.append(
             Chunk(

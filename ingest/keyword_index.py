@@ -59,10 +59,22 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(STEM_LANGUAGES[language])
 
 
+_LETTERS_DIGITS = re.compile(r"[a-z]{2,}|\d{2,}")
+
+
 def _stems(tokens: list[str], language: str) -> list[str]:
-    """Snowball stems of word tokens; numbers and codes are kept as they are."""
+    """Snowball stems of word tokens; numbers and codes are kept whole, and a code that mixes letters and digits
+    also gives its parts ("fy2017" -> "fy2017", "fy", "2017"), so either spelling meets the other."""
     stemmer = _stemmer(language)
-    return [t if any(c.isdigit() for c in t) or "_" in t else stemmer.stemWord(t) for t in tokens]
+    terms = []
+    for token in tokens:
+        if any(c.isdigit() for c in token):
+            terms.append(token)
+            if token.isalnum() and not token.isdigit():
+                terms.extend(_LETTERS_DIGITS.findall(token))
+        else:
+            terms.append(token if "_" in token else stemmer.stemWord(token))
+    return terms
 
 
 def index_terms(text: str) -> list[str]:
