@@ -106,6 +106,7 @@ class Retriever:
         if hybrid:
             ranked.append([chunk_id for chunk_id, _ in collection.keyword_index().search(question, pool)])
         fused = distinct(reciprocal_rank_fusion(ranked), collection, k)
+        chosen = {chunk_id for chunk_id, _ in fused}
         passages = []
         for chunk_id, fused_score in fused:
             if chunk_id not in cosine:
@@ -119,7 +120,7 @@ class Retriever:
                     chunk.page,
                     chunk.start,
                     chunk.end,
-                    chunk.text,
+                    widen(collection, chunk_id, self.settings.context_words, chosen),
                     cosine[chunk_id],
                     fused_score,
                     chunk.last_page,
@@ -128,6 +129,34 @@ class Retriever:
                 )
             )
         return Retrieval(question, passages, time.perf_counter() - started, max(cosine.values(), default=0.0))
+
+
+def _shared_words(before: list[str], after: list[str]) -> int:
+    """How many words end ``before`` and also start ``after`` (the overlap of two neighbouring chunks)."""
+    for size in range(min(len(before), len(after)), 0, -1):
+        if before[-size:] == after[:size]:
+            return size
+    return 0
+
+
+def widen(collection: Collection, chunk_id: int, words: int, chosen: set[int]) -> str:
+    """The chunk's text with up to ``words`` words of its neighbours on the same page on each side ("small to
+    big": retrieve on small chunks, read the place around them). Neighbours retrieved themselves are left to
+    their own passage."""
+    chunk = collection.chunks[chunk_id]
+    text = chunk.text.split()
+    if words <= 0:
+        return chunk.text
+    before = collection.chunks.get(chunk_id - 1)
+    if before and chunk_id - 1 not in chosen and before.source == chunk.source and before.last_page == chunk.page:
+        previous = before.text.split()
+        previous = previous[: len(previous) - _shared_words(previous, text)]
+        text = previous[-words:] + text
+    after = collection.chunks.get(chunk_id + 1)
+    if after and chunk_id + 1 not in chosen and after.source == chunk.source and after.page == chunk.last_page:
+        following = after.text.split()
+        text = text + following[_shared_words(text, following) :][:words]
+    return " ".join(text)
 
 
 DUPLICATE_SHARE = 0.8

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # 3 passages: recall@3 is within one question of recall@4 on every gold set (French 0.81 vs 0.85), and the
     # prompt drops from ~900 to ~700 tokens, about 4 s less before the first token at ~55 prompt tokens/s.
     top_k: int = Field(3, description="Passages placed in the prompt.")
+    context_words: int = Field(
+        0, description="Words of the neighbouring chunks on the same page added on each side of a retrieved one."
+    )
     # The gate only skips the model on clearly off-topic questions; near-topic ones it cannot tell apart (on the
     # dev sets, answerable questions' top cosine goes down to 0.198, unanswerable ones' up to 0.669), so the model's
     # answer is judged by the citation check (rag/grounding.py). 0.18 passes every answerable dev question.
