@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ from typing import Any
 
 import _common as C
 
+from ingest import store
 from ingest.embedder import Embedder, get_embedder
 from ingest.indexer import index_files, index_folder
 from rag.baseline import NaiveBaseline, corpus_files
@@ -166,11 +168,19 @@ class IndexTiming:
 class ProjectPipeline:
     """The project (``index_folder``/``index_files`` + hybrid ``Retriever``) with some settings overrides."""
 
-    def __init__(self, label: str, overrides: dict[str, str], stack: ExitStack, timings: list[IndexTiming]) -> None:
+    def __init__(
+        self,
+        label: str,
+        overrides: dict[str, str],
+        stack: ExitStack,
+        timings: list[IndexTiming],
+        index_dir: Path | None = None,
+    ) -> None:
         self.label = label
         self.overrides = overrides
         self.stack = stack
         self.timings = timings
+        self.index_dir = index_dir
         self.retrievers: dict[str, Retriever] = {}
         probe = Settings(home=Path(tempfile.gettempdir()), **overrides)
         self.embedder: Embedder = get_embedder(probe.embed_model, probe.embed_backend, probe.embed_batch_size)
@@ -181,7 +191,13 @@ class ProjectPipeline:
     def search(self, corpus: str, paths: list[Path]) -> Search:
         """Search over ``corpus`` (indexed on first use into a temporary RAG_HOME)."""
         if corpus not in self.retrievers:
-            home = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix=f"rag-eval-{corpus}-")))
+            if self.index_dir:  # kept between runs; index_folder re-indexes only what changed
+                home = (
+                    self.index_dir
+                    / f"{corpus}-{store.pipeline_signature(Settings(home=self.index_dir, **self.overrides))}"
+                )
+            else:
+                home = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix=f"rag-eval-{corpus}-")))
             settings = Settings(home=home, **self.overrides)
             started = time.perf_counter()
             reports = [
@@ -203,10 +219,18 @@ class BaselinePipeline:
 
     label = BASELINE
 
-    def __init__(self, timings: list[IndexTiming]) -> None:
+    def __init__(self, timings: list[IndexTiming], index_dir: Path | None = None) -> None:
         self.timings = timings
         self.embedder = get_embedder()
-        self.cache: dict = {}
+        self.saved = index_dir / "baseline-windows.pkl" if index_dir else None
+        self.cache: dict = pickle.loads(self.saved.read_bytes()) if self.saved and self.saved.exists() else {}
+        self.indexes: dict[str, NaiveBaseline] = {}
+
+    def save(self) -> None:
+        """Keep the window vectors for the next run (with ``--index-dir``)."""
+        if self.saved:
+            self.saved.parent.mkdir(parents=True, exist_ok=True)
+            self.saved.write_bytes(pickle.dumps(self.cache))
         self.indexes: dict[str, NaiveBaseline] = {}
 
     def search(self, corpus: str, paths: list[Path]) -> Search:
@@ -456,6 +480,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE[,KEY=VALUE]",
         help="a variant of the project's settings, scored beside the defaults (repeatable)",
     )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the indexes (and the baseline's vectors) here between runs, one per corpus and chunking; "
+        "for comparing retrieval settings quickly (file contents are re-checked by hash)",
+    )
     args = parser.parse_args(argv)
     variants = parse_variants(args.set_override)
 
@@ -479,15 +510,17 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"commit": git_state(), "k": args.k, "quick": args.quick, "variants": dict(variants), "runs": {}}
     with ExitStack() as stack:
         timings: list[IndexTiming] = []
-        projects = [ProjectPipeline(PROJECT, {}, stack, timings)]
-        projects += [ProjectPipeline(label, overrides, stack, timings) for label, overrides in variants]
+        projects = [ProjectPipeline(PROJECT, {}, stack, timings, args.index_dir)]
+        projects += [ProjectPipeline(label, o, stack, timings, args.index_dir) for label, o in variants]
         for project in projects:
             print(f"{project.label}: {project.settings_line}")
-        pipelines: list[Pipeline] = [*projects, BaselinePipeline(timings)]
+        baseline = BaselinePipeline(timings, args.index_dir)
+        pipelines: list[Pipeline] = [*projects, baseline]
 
         per_corpus = evaluate_all("per corpus", sets, pipelines, lambda c: (c, CORPORA[c]), args.k)
         print_timings("indexing wall time, per corpus", timings)
         report["runs"]["per-corpus"] = per_corpus
+        baseline.save()
 
         if args.one_index:
             present = [p for p in ALL_DOCUMENTS if p.exists()]
