@@ -20,12 +20,13 @@ SYSTEM_PROMPT = (
 )
 
 
-def format_passages(passages: list[Passage], max_chars: int = 1200) -> str:
-    """Numbered passages with their file and page, each trimmed to ``max_chars``."""
+def format_passages(passages: list[Passage], max_chars: int = 1600) -> str:
+    """Numbered passages with their file, page and section, each trimmed to ``max_chars``."""
     blocks = []
     for number, passage in enumerate(passages, 1):
         text = passage.text if len(passage.text) <= max_chars else passage.text[:max_chars] + " …"
-        blocks.append(f"[{number}] ({passage.name}, page {passage.page})\n{text}")
+        section = f", {passage.section}" if passage.section else ""
+        blocks.append(f"[{number}] ({passage.name}, {passage.page_label}{section})\n{text}")
     return "\n\n".join(blocks)
 
 

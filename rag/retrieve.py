@@ -45,6 +45,11 @@ class Passage:
         return Path(self.source).name
 
     @property
+    def page_label(self) -> str:
+        """"page 3", or "pages 3-4" for a passage that runs onto the next page."""
+        return f"pages {self.page}-{self.page_end}" if self.page_end > self.page else f"page {self.page}"
+
+    @property
     def pages(self) -> range:
         """Every page the passage lies on."""
         return range(self.page, max(self.page, self.page_end) + 1)
@@ -98,14 +103,15 @@ class Retriever:
         if collection is None or not collection.chunks:
             return Retrieval(question, [], time.perf_counter() - started)
         query = self.embedder.embed([question])[0]
-        pool = max(4 * k, 20)
+        pool = max(4 * k, self.settings.candidate_pool)
         scores, ids = collection.vectors.search(query, pool)
         dense = [int(i) for i in ids[0] if i >= 0]
         cosine = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
         ranked = [dense]
         if hybrid:
             ranked.append([chunk_id for chunk_id, _ in collection.keyword_index().search(question, pool)])
-        fused = distinct(reciprocal_rank_fusion(ranked), collection, k)
+        weights = [1.0, self.settings.keyword_weight]
+        fused = distinct(reciprocal_rank_fusion(ranked, weights=weights), collection, k)
         chosen = {chunk_id for chunk_id, _ in fused}
         passages = []
         for chunk_id, fused_score in fused:
@@ -176,10 +182,12 @@ def distinct(ranked: list[tuple[int, float]], collection: Collection, k: int) ->
     return [item for item, _ in taken]
 
 
-def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank)."""
+def reciprocal_rank_fusion(
+    rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None
+) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = sum over lists of weight / (k + rank)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=False):
         for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # 3 passages: recall@3 is within one question of recall@4 on every gold set (French 0.81 vs 0.85), and the
     # prompt drops from ~900 to ~700 tokens, about 4 s less before the first token at ~55 prompt tokens/s.
     top_k: int = Field(3, description="Passages placed in the prompt.")
+    candidate_pool: int = Field(20, description="Candidates taken from each of the dense and BM25 rankings.")
+    keyword_weight: float = Field(1.0, description="Weight of the BM25 ranking against the dense one in the fusion.")
     context_words: int = Field(
         0, description="Words of the neighbouring chunks on the same page added on each side of a retrieved one."
     )
