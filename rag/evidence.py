@@ -1,0 +1,224 @@
+"""Quoted evidence: the sentences of the retrieved passages that best answer the question.
+
+Runs right after retrieval, before the model, with the embedder retrieval already loaded (no
+extra model): every passage is split into sentences (pysbd, in the passage's language), and each
+sentence, and each sentence joined with the next, is scored against the question by
+
+    score = COSINE_WEIGHT * cosine(question, sentence) + (1 - COSINE_WEIGHT) * keyword overlap
+
+where the overlap is the share of the question's content words (the citation check's words and
+stems, ``rag.grounding``) found in the sentence, each weighted by how rare it is among the
+sentences of the passages, so "Atlas-7", in every sentence, counts for less than "grinder". A
+sentence that adds no word to the question's is no evidence. The best one to three quotes are
+returned with their file and page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import pysbd
+
+from ingest.embedder import Embedder
+from rag.grounding import content_words, stem
+from rag.language import detect_language
+from rag.retrieve import Passage
+
+COSINE_WEIGHT = 0.5
+"""Weight of the embedding cosine in a sentence's score; the keyword overlap has the rest."""
+NEW_WORDS = 3
+"""A candidate that adds fewer content words than this to the question's ("E42: Pump cavitation detected.")
+mostly restates it: its score is scaled down in proportion."""
+MAX_QUOTES = 3
+QUOTE_MARGIN = 0.1
+"""Quotes after the first are kept only if they score within this of the best one."""
+MIN_WORDS = 4
+"""A shorter sentence (a heading, "V.") is joined to the sentence after it."""
+MAX_WORDS = 45
+"""A longer sentence (a table row or list the PDF gave no full stops) is cut into pieces of about this size."""
+
+_WORD = re.compile(r"\S+")
+
+
+@dataclass
+class Quote:
+    """A sentence (or two) of a passage that answers the question, with where it comes from."""
+
+    text: str
+    number: int
+    """1-based number of its passage among the answer's passages (its citation marker)."""
+    name: str
+    source: str
+    page: int
+    score: float
+    start: int
+    """Character offsets of the quote in its passage's text."""
+    end: int
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class Evidence:
+    """The quotes for one question and how long finding them took."""
+
+    quotes: list[Quote] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Candidate:
+    passage: int
+    start: int
+    end: int
+    text: str
+    stems: set[str]
+
+
+def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (pysbd in ``language``, "en" or "fr"), short fragments
+    joined to the next sentence and overlong ones cut into pieces of about :data:`MAX_WORDS` words."""
+    segmenter = pysbd.Segmenter(language=language if language in ("en", "fr") else "en", clean=False)
+    raw, cursor = [], 0
+    for sentence in segmenter.segment(text):
+        sentence = sentence.strip()
+        found = text.find(sentence, cursor) if sentence else -1
+        if found < 0:
+            continue
+        raw.append((found, found + len(sentence)))
+        cursor = found + len(sentence)
+    merged: list[tuple[int, int]] = []
+    pending = None
+    for start, end in raw:
+        if pending is not None:
+            start = pending
+        if len(text[start:end].split()) < MIN_WORDS:
+            pending = start
+            continue
+        pending = None
+        merged.extend(_cut(text, start, end))
+    if pending is not None:
+        if merged:
+            merged[-1] = (merged[-1][0], raw[-1][1])
+        else:
+            merged.append((pending, raw[-1][1]))
+    return merged
+
+
+def _cut(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    words = [(start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])]
+    if len(words) <= MAX_WORDS:
+        return [(start, end)]
+    pieces = math.ceil(len(words) / MAX_WORDS)
+    size = math.ceil(len(words) / pieces)
+    return [(words[i][0], words[min(i + size, len(words)) - 1][1]) for i in range(0, len(words), size)]
+
+
+def _candidates(passages: list[Passage], asked: set[str]) -> tuple[list[_Candidate], list[set[str]]]:
+    """Sentences that add a word to the question (stems ``asked``), and pairs of such consecutive sentences;
+    and the stems of every sentence. A sentence repeating the question is no evidence, nor a pair holding it."""
+    candidates: list[_Candidate] = []
+    every: list[set[str]] = []
+    seen: set[str] = set()
+    for number, passage in enumerate(passages, 1):
+        previous: _Candidate | None = None
+        for start, end in sentence_spans(passage.text, detect_language(passage.text)):
+            text = passage.text[start:end]
+            stems = {stem(w) for w in content_words(text)}
+            key = " ".join(text.lower().split())
+            if key in seen:  # chunks overlap: the same sentence in two passages is one candidate
+                previous = None
+                continue
+            seen.add(key)
+            every.append(stems)
+            if not stems - asked:
+                previous = None
+                continue
+            sentence = _Candidate(number, start, end, text, stems)
+            if previous is not None:
+                joined = passage.text[previous.start : end]
+                candidates.append(_Candidate(number, previous.start, end, joined, previous.stems | stems))
+            candidates.append(sentence)
+            previous = sentence
+    return candidates, every
+
+
+def _idf(question: set[str], sentences: list[set[str]]) -> dict[str, float]:
+    """Rarity of each question stem among the sentences (a stem no sentence holds is rarest)."""
+    total = len(sentences)
+    return {q: math.log(1 + (total + 1) / (sum(q in s for s in sentences) + 0.5)) for q in question}
+
+
+def find_evidence(
+    question: str,
+    passages: list[Passage],
+    embedder: Embedder,
+    limit: int = MAX_QUOTES,
+    cosine_weight: float = COSINE_WEIGHT,
+    new_words: int = NEW_WORDS,
+) -> list[Quote]:
+    """Up to ``limit`` quotes from ``passages`` that best answer ``question``, best first."""
+    asked = {stem(w) for w in content_words(question)}
+    candidates, every = _candidates(passages, asked)
+    if not candidates or not question.strip():
+        return []
+    idf = _idf(asked, every)
+    weight = sum(idf.values())
+    vectors = embedder.embed([question, *(c.text for c in candidates)])
+    cosines = vectors[1:] @ vectors[0]
+    scored = []
+    for candidate, cosine in zip(candidates, cosines, strict=True):
+        added = len(candidate.stems - asked)
+        overlap = sum(idf[q] for q in asked & candidate.stems) / weight if weight else 0.0
+        score = cosine_weight * float(cosine) + (1 - cosine_weight) * overlap
+        score *= (1 + min(added, new_words) / new_words) / 2
+        scored.append((score, candidate))
+    scored.sort(key=lambda pair: -pair[0])
+    quotes: list[Quote] = []
+    for score, candidate in scored:
+        if len(quotes) == limit or (quotes and score < quotes[0].score - QUOTE_MARGIN):
+            break
+        if any(_overlaps(candidate, q) for q in quotes):
+            continue
+        passage = passages[candidate.passage - 1]
+        quotes.append(
+            Quote(
+                candidate.text,
+                candidate.passage,
+                passage.name,
+                passage.source,
+                passage.page,
+                round(score, 4),
+                candidate.start,
+                candidate.end,
+            )
+        )
+    return quotes
+
+
+def gather_evidence(question: str, passages: list[Passage], embedder: Embedder) -> Evidence:
+    """:func:`find_evidence` with its duration."""
+    started = time.perf_counter()
+    quotes = find_evidence(question, passages, embedder)
+    return Evidence(quotes, time.perf_counter() - started)
+
+
+def _overlaps(candidate: _Candidate, quote: Quote) -> bool:
+    if candidate.passage == quote.number and candidate.start < quote.end and quote.start < candidate.end:
+        return True
+    a, b = " ".join(candidate.text.lower().split()), " ".join(quote.text.lower().split())
+    return a in b or b in a
+
+
+def quote_answer(quote: Quote, language: str) -> str:
+    """A quote given as the answer, marked as a quotation with its file, page and citation marker:
+    ``According to manual.pdf, p. 3: "…" [1]`` or ``D'après cours.pdf, p. 3 : « … » [1]``."""
+    text = " ".join(quote.text.split())
+    if language == "fr":
+        return f"D'après {quote.name}, p. {quote.page} : « {text} » [{quote.number}]"
+    return f'According to {quote.name}, p. {quote.page}: "{text}" [{quote.number}]'

@@ -1,0 +1,82 @@
+"""Quoted evidence (rag.evidence): real MiniLM embedder, real PDFs made with fpdf2, real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.page_image import render_page
+from ingest.indexer import index_folder
+from rag.evidence import find_evidence, quote_answer, sentence_spans
+from rag.retrieve import Passage, Retriever
+from rag.settings import Settings
+from tests.conftest import make_pdf
+
+PAGES = [
+    "Operations handbook. Chapter one covers safety briefings for new staff members and visitors. "
+    "Visitors sign in at the front gate and wear a badge at all times.",
+    "Telescope. The observatory houses the Kestrel-9 telescope, its main instrument. "
+    "The Kestrel-9 telescope has a primary mirror of 4.2 metres. It was installed on Mount Arvel in 2011. "
+    "The dome is repainted every ten years by a local company.",
+    "Chapter three: the observatory cafeteria opens at 7 am and closes at 9 pm on weekdays.",
+]
+PAGES_FR = [
+    "Manuel d'exploitation. Le premier chapitre présente les consignes de sécurité pour le personnel.",
+    "Le télescope Kestrel-9 est l'instrument principal de l'observatoire. Le télescope Kestrel-9 possède "
+    "un miroir principal de 4,2 mètres de diamètre. Il a été installé sur le mont Arvel en 2011.",
+]
+
+
+def _indexed(tmp_path: Path, settings: Settings, embedder, name: str, pages: list[str]) -> Retriever:
+    make_pdf(tmp_path / "docs" / name, pages)
+    index_folder(tmp_path / "docs", settings, embedder)
+    return Retriever(settings, embedder)
+
+
+def test_the_quote_is_the_sentence_that_answers_and_is_found_on_its_page(
+    tmp_path: Path, settings: Settings, embedder
+) -> None:
+    retriever = _indexed(tmp_path, settings, embedder, "observatory.pdf", PAGES)
+    question = "How large is the primary mirror of the Kestrel-9 telescope?"
+    passages = retriever.search(question, 3).passages
+    quotes = find_evidence(question, passages, embedder)
+    assert 1 <= len(quotes) <= 3
+    best = quotes[0]
+    assert "4.2 metres" in best.text and best.page == 2 and best.name == "observatory.pdf", quotes
+    assert "cafeteria" not in best.text and "repainted" not in best.text, "the quote is the answering sentence"
+    assert passages[best.number - 1].text[best.start : best.end] == best.text
+    assert [q.score for q in quotes] == sorted((q.score for q in quotes), reverse=True)
+    lit = render_page(tmp_path / "docs" / "observatory.pdf", best.page, best.text, 1.0)
+    assert lit.found, "the quoted sentence is highlighted on the page image"
+
+
+def test_a_sentence_that_only_repeats_the_question_is_not_evidence(embedder) -> None:
+    text = (
+        "What is the boiling point of the coolant? Engineers often ask this. "
+        "The coolant boils at 131 degrees Celsius at sea level."
+    )
+    passages = [Passage(0, "/d/coolant.pdf", 4, 0, len(text), text, 0.6)]
+    quotes = find_evidence("What is the boiling point of the coolant?", passages, embedder)
+    assert quotes and "131 degrees" in quotes[0].text, quotes
+    assert all(q.text != "What is the boiling point of the coolant?" for q in quotes)
+
+
+def test_french_passages_are_split_in_french_and_quoted_in_french(tmp_path: Path, settings: Settings, embedder) -> None:
+    retriever = _indexed(tmp_path, settings, embedder, "observatoire.pdf", PAGES_FR)
+    question = "Quel est le diamètre du miroir principal du télescope Kestrel-9 ?"
+    quotes = find_evidence(question, retriever.search(question, 3).passages, embedder)
+    assert "4,2 mètres" in quotes[0].text and quotes[0].page == 2, quotes
+    assert quote_answer(quotes[0], "fr").startswith("D'après observatoire.pdf, p. 2 : « ")
+    assert quote_answer(quotes[0], "fr").endswith(f" » [{quotes[0].number}]")
+    assert quote_answer(quotes[0], "en").startswith('According to observatoire.pdf, p. 2: "')
+
+
+def test_sentence_spans_join_headings_and_cut_table_rows() -> None:
+    text = "V. RESPONSIBLE PARTIES Escrow Agent: First National Trust. " + " ".join(f"cell{i}" for i in range(100))
+    spans = sentence_spans(text, "en")
+    pieces = [text[a:b] for a, b in spans]
+    assert pieces[0] == "V. RESPONSIBLE PARTIES Escrow Agent: First National Trust.", pieces
+    assert len(pieces) >= 3 and all(len(p.split()) <= 45 for p in pieces[1:])
+    assert " ".join(pieces).split() == text.split(), "no word lost or repeated"
+    assert sentence_spans("", "en") == []
+    short = "Le chat dort. Le chien du voisin aboie fort ce soir."
+    assert sentence_spans(short, "fr") == [(0, len(short))], "a three-word sentence joins the next one"
