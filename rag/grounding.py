@@ -5,10 +5,18 @@ accent-folded, stopwords dropped, matched on their first five letters) and every
 it contains occur in one place of that passage: two consecutive sentences. The model is asked to
 answer, never to refuse (asked to, Qwen 1.5B refused half of the answerable dev questions), so
 this check is what turns an answer the passages do not carry into "the documents do not say"
-(``rag.answer`` refuses when the first sentence is unsupported). Missing citations are attached
-where one passage clearly supports a sentence; wrong ones are replaced by the supporting passage;
-sentences no passage supports are flagged. Bare pointers such as "This can be found in [1]." carry
-no claim: their markers move to the sentence before and the pointer is dropped.
+(``rag.answer`` refuses, or quotes the evidence, when the first sentence is unsupported).
+
+Given the question, the check also asks what the sentence *claims*: the content words and numbers
+it adds to the question. A sentence that adds none ("The optimisers cited are [1].", a bare list of
+markers) is *vacuous* and never supported; at least half of the added words must be in the
+supporting place; and when the claim adds a number, the sentence's *subject* (its words taken from
+the question, else the question's own words) must be in the same passage sentence as one of those
+numbers, so a real figure under another label (a warranty for another part, the phone number of
+another person) does not pass. Missing citations are attached where one passage clearly supports a
+sentence; wrong ones are replaced by the supporting passage; sentences no passage supports are
+flagged. Bare pointers such as "This can be found in [1]." carry no claim: their markers move to the
+sentence before and the pointer is dropped.
 """
 
 from __future__ import annotations
@@ -19,10 +27,15 @@ from itertools import pairwise
 
 from ingest.keyword_index import tokenize
 from rag.citations import MARKER, cited_numbers, strip_markers
+from rag.language import is_other_language
 from rag.retrieve import Passage
 
 SUPPORT_THRESHOLD = 0.5
-"""Share of a sentence's content words that one place of a passage must contain to support it."""
+"""Share of a sentence's content words (and of the words it adds to the question, and of its subject) that
+one place of a passage must contain to support it."""
+
+Place = tuple[set[str], ...]
+"""The content words of consecutive sentences of a passage: where one claim is checked."""
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’)])\s+|\n+")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
@@ -50,17 +63,26 @@ class SentenceCheck:
     support: float
     supported: bool
     added: list[int] = field(default_factory=list)
+    vacuous: bool = False
+    """The sentence claims nothing beyond the question's own words (or is only a pointer to a passage)."""
+    wrong_language: bool = False
+    """The sentence is clearly written in the other language than the question."""
 
 
 def split_answer(text: str) -> list[str]:
-    """Sentences of an answer, each keeping the citation markers that follow it."""
+    """Sentences of an answer, each keeping the citation markers that follow it; a line ending with a colon
+    ("The optimisers are:") stays with what follows it."""
     sentences: list[str] = []
     for part in _BOUNDARY.split(text.strip()):
         leading = _LEADING_MARKERS.match(part)
         if leading and sentences:  # "… bar. [1] Next" : the marker belongs to the sentence before
             sentences[-1] += " " + leading.group(1).strip()
             part = part[leading.end() :]
-        if part.strip():
+        if not part.strip():
+            continue
+        if sentences and sentences[-1].endswith(":"):
+            sentences[-1] += " " + part.strip()
+        else:
             sentences.append(part.strip())
     return sentences
 
@@ -78,6 +100,11 @@ def fold_pointers(sentences: list[str]) -> list[str]:
     return out
 
 
+def is_pointer(sentence: str) -> bool:
+    """Whether a sentence only points at passages ("This can be found in [1].")."""
+    return bool(_POINTER_SENTENCE.match(sentence))
+
+
 def _append_markers(sentence: str, markers: str) -> str:
     if not markers:
         return sentence
@@ -86,59 +113,105 @@ def _append_markers(sentence: str, markers: str) -> str:
     return (body[: len(body) - len(end)].rstrip() + " " + markers + end) if end else body + " " + markers
 
 
-def _words(text: str) -> set[str]:
-    """Content words, with page references ("on page 2", the model pointing at a source) left out."""
+def content_words(text: str) -> set[str]:
+    """Content words (BM25 tokens, decimal commas as points), with page references ("on page 2", the model
+    pointing at a source) and citation markers left out."""
     return {_decimal(w) for w in tokenize(_PAGE_REFERENCE.sub(" ", strip_markers(text)))}
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """First five letters of a word ("working" and "work", "backflushing" and "backflush" meet); numbers whole."""
-    return word if any(ch.isdigit() for ch in word) else word[:5]
+    return word if is_number(word) else word[:5]
 
 
-def passage_windows(text: str) -> list[set[str]]:
-    """Token sets of each pair of consecutive sentences of a passage: a claim is checked against one place in
-    the passage, so words gathered from all over it ("3" here, "week" there) do not add up to support."""
-    sentences = [_words(s) for s in _BOUNDARY.split(text) if s.strip()] or [set()]
-    return [a | b for a, b in pairwise(sentences)] or sentences
+def is_number(word: str) -> bool:
+    """Whether a token is a number or a code (it has a digit)."""
+    return any(ch.isdigit() for ch in word)
 
 
-def support(sentence: str, passage_tokens: set[str] | list[set[str]]) -> float:
-    """Share of the sentence's content words found in one window of a passage (1.0 for a sentence without any).
+def passage_windows(text: str) -> list[Place]:
+    """Each pair of consecutive sentences of a passage as a :data:`Place`: a claim is checked against one place
+    in the passage, so words gathered from all over it ("3" here, "week" there) do not add up to support."""
+    sentences = [content_words(s) for s in _BOUNDARY.split(text) if s.strip()] or [set()]
+    return list(pairwise(sentences)) or [(sentences[0],)]
 
-    ``passage_tokens`` is one token set or the (already normalised) windows of
-    :func:`passage_windows`; words match on their first five letters. A number or code (a token
-    with a digit) the window does not contain makes the support 0: "error E35 means ..." is not
-    supported by a passage about E57.
+
+def claim(sentence: str, question: str) -> tuple[set[str], set[str]]:
+    """The words a sentence adds to the question (its claim), and its subject: the sentence's words taken from
+    the question (the question's own content words when the sentence repeats none). Numbers match whole."""
+    words = content_words(sentence)
+    asked = content_words(question)
+    asked_stems = {stem(w) for w in asked}
+    added = {w for w in words if stem(w) not in asked_stems}
+    return added, (words - added) or asked
+
+
+def _share(words: set[str], stems: set[str]) -> float:
+    return sum(stem(w) in stems for w in words) / len(words) if words else 1.0
+
+
+def support(sentence: str, passage_tokens: set[str] | list[Place], question: str = "") -> float:
+    """How well one place of a passage supports a sentence (0..1; 0 for a sentence without content words).
+
+    ``passage_tokens`` is one token set or the places of :func:`passage_windows`; words match on their
+    first five letters. A number or code (a token with a digit) the place does not contain makes the
+    support 0: "error E35 means ..." is not supported by a passage about E57. Without ``question``,
+    support is the share of the sentence's content words in the place. With it, it is the smallest of
+    that share, the share of the words the sentence adds to the question, and, when it adds a number,
+    the share of its subject in a passage sentence holding one of those numbers; a sentence that adds
+    nothing is vacuous (0).
     """
-    words = _words(sentence)
+    words = content_words(sentence)
     if not words:
-        return 1.0
-    windows = [{_decimal(w) for w in passage_tokens}] if isinstance(passage_tokens, set) else passage_tokens
+        return 0.0
+    places = [({_decimal(w) for w in passage_tokens},)] if isinstance(passage_tokens, set) else passage_tokens
+    added, subject = claim(sentence, question) if question else (words, set())
+    if not added:
+        return 0.0
+    numbers = {w for w in words if is_number(w)}
+    new_numbers = {w for w in added if is_number(w)}
     best = 0.0
-    for window in windows:
-        if any(any(ch.isdigit() for ch in w) and w not in window for w in words):
+    for place in places:
+        window = set().union(*place)
+        if not numbers <= window:
             continue
-        stems = {_stem(w) for w in window}
-        best = max(best, sum(_stem(w) in stems for w in words) / len(words))
+        stems = {stem(w) for w in window}
+        score = min(_share(words, stems), _share(added, stems))
+        if question and new_numbers:
+            score = min(score, _subject_share(subject, new_numbers, place))
+        best = max(best, score)
     return best
+
+
+def _subject_share(subject: set[str], numbers: set[str], place: Place) -> float:
+    """Best share of the subject found in one passage sentence that holds one of the claimed numbers."""
+    return max(
+        (_share(subject, {stem(w) for w in sentence}) for sentence in place if numbers & sentence),
+        default=0.0,
+    )
 
 
 def _decimal(token: str) -> str:
     """'4,2' and '4.2' are the same number."""
-    return token.replace(",", ".") if any(ch.isdigit() for ch in token) else token
+    return token.replace(",", ".") if is_number(token) else token
 
 
-def check_answer(text: str, passages: list[Passage]) -> tuple[str, list[SentenceCheck]]:
-    """The answer with citations repaired, and a check per sentence."""
-    tokens = [passage_windows(p.text) for p in passages]
+def check_answer(
+    text: str, passages: list[Passage], question: str = "", language: str = ""
+) -> tuple[str, list[SentenceCheck]]:
+    """The answer with citations repaired, and a check per sentence: judged on its claim when ``question`` is
+    given (see the module docstring), and never supported when clearly not in ``language`` ("en"/"fr")."""
+    places = [passage_windows(p.text) for p in passages]
     checks, out = [], []
     for sentence in fold_pointers(split_answer(text)):
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
-        scores = [support(sentence, t) for t in tokens]
+        vacuous = is_pointer(sentence) or not (claim(sentence, question)[0] if question else content_words(sentence))
+        foreign = bool(language) and is_other_language(strip_markers(sentence), language)
+        scores = [0.0 if vacuous or foreign else support(sentence, p, question) for p in places]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
         cited_support = max((scores[n - 1] for n in cited), default=0.0)
-        check = SentenceCheck(sentence, cited, cited_support, cited_support >= SUPPORT_THRESHOLD)
+        supported = cited_support >= SUPPORT_THRESHOLD
+        check = SentenceCheck(sentence, cited, cited_support, supported, vacuous=vacuous, wrong_language=foreign)
         if not check.supported and best >= 0 and scores[best] >= SUPPORT_THRESHOLD:
             check.added = [best + 1]
             check.support, check.supported = scores[best], True

@@ -1,0 +1,104 @@
+"""The citation check judges what a sentence claims beyond the question (rag.grounding)."""
+
+from __future__ import annotations
+
+from rag.grounding import check_answer, claim, split_answer
+from rag.language import is_other_language
+from rag.retrieve import Passage
+
+MANUAL = [
+    Passage(
+        1,
+        "/d/atlas.pdf",
+        2,
+        0,
+        10,
+        "4. WARRANTY The Atlas-7 carries a 36-month parts warranty. The warranty is void if descaling agents "
+        "with citric acid above 8 percent are used. Warranty claims require the serial number.",
+        0.7,
+    ),
+    Passage(
+        2,
+        "/d/deal.pdf",
+        2,
+        0,
+        10,
+        "V. RESPONSIBLE PARTIES Buyer's Counsel: Morrison & Associates LLP. Escrow Agent: First National Trust. "
+        "KEY CONTACTS TechCorp: James Mitchell (CEO), (415) 555-0100. StartupXYZ: Sarah Chen (CEO), (650) 555-0200.",
+        0.6,
+    ),
+]
+COURSE = [
+    Passage(
+        3,
+        "/d/cours.pdf",
+        3,
+        0,
+        10,
+        "Pour entraîner un LLM, on utilise des optimiseurs comme Adam ou AdamW. Le taux d'apprentissage décroît.",
+        0.6,
+    )
+]
+
+
+def test_a_sentence_that_only_repeats_the_question_is_vacuous() -> None:
+    question = "Quels optimiseurs sont cités pour entraîner un LLM ?"
+    _, checks = check_answer("Les optimiseurs cités pour entraîner un LLM sont [1].", COURSE, question)
+    assert checks[0].vacuous and not checks[0].supported
+    _, checks = check_answer("Les optimiseurs cités sont Adam et AdamW [1].", COURSE, question)
+    assert checks[0].supported and not checks[0].vacuous
+    assert claim("Les optimiseurs cités sont Adam et AdamW [1].", question)[0] == {"adam", "adamw"}
+
+
+def test_markers_and_pointers_alone_claim_nothing() -> None:
+    question = "What is the duration of the parts warranty?"
+    for answer in ("[1][2].", "[1]", "The answer can be found in the documents [1].", "This is stated in [1]."):
+        _, checks = check_answer(answer, MANUAL, question)
+        assert checks and not checks[0].supported and checks[0].vacuous, answer
+    _, checks = check_answer("[1].", MANUAL)
+    assert not checks[0].supported, "without the question too, a sentence with no content word is no answer"
+
+
+def test_added_words_must_be_in_the_supporting_place() -> None:
+    question = "What is the duration of the parts warranty of the Atlas-7?"
+    _, checks = check_answer("The Atlas-7 parts warranty lasts 36 months [1].", MANUAL, question)
+    assert checks[0].supported
+    _, checks = check_answer("The Atlas-7 parts warranty is void with citric acid [1].", MANUAL, question)
+    assert checks[0].supported, "a true sentence of the place is still supported"
+    _, checks = check_answer("The Atlas-7 parts warranty is handled by James Mitchell [1].", MANUAL, question)
+    assert not checks[0].supported, "the added name is in another passage"
+
+
+def test_a_real_number_under_the_wrong_subject_is_not_supported() -> None:
+    burrs = "What is the warranty on the grinder burrs of the Atlas-7?"
+    _, checks = check_answer("The warranty on the grinder burrs is 36 months [1].", MANUAL, burrs)
+    assert not checks[0].supported, "36 months is the parts warranty, not a burr warranty"
+    phone = "What is the phone number of the escrow agent, First National Trust?"
+    _, checks = check_answer(
+        "The escrow agent, First National Trust, can be reached at (415) 555-0100 [2].", MANUAL, phone
+    )
+    assert not checks[0].supported, "the number is James Mitchell's, in another sentence than the escrow agent"
+    _, checks = check_answer("It is (415) 555-0100 [2].", MANUAL, phone)
+    assert not checks[0].supported, "without a subject in the answer, the question's is checked"
+    ceo = "What is the phone number of TechCorp's CEO James Mitchell?"
+    _, checks = check_answer("James Mitchell, TechCorp's CEO, can be reached at (415) 555-0100 [2].", MANUAL, ceo)
+    assert checks[0].supported
+
+
+def test_an_answer_in_the_other_language_is_not_supported() -> None:
+    question = "Quels optimiseurs sont cités pour entraîner un LLM ?"
+    _, checks = check_answer("The optimizers cited are Adam and AdamW [1].", COURSE, question, "fr")
+    assert checks[0].wrong_language and not checks[0].supported
+    _, checks = check_answer("Adam et AdamW [1].", COURSE, question, "fr")
+    assert checks[0].supported and not checks[0].wrong_language
+    assert not is_other_language("Adam, AdamW [1].", "fr"), "names and numbers alone are no language"
+
+
+def test_a_list_introduced_by_a_colon_is_one_answer() -> None:
+    assert split_answer("The optimisers are:\n- Adam [1]\n- AdamW [1]") == [
+        "The optimisers are: - Adam [1]",
+        "- AdamW [1]",
+    ]
+    question = "Quels optimiseurs sont cités pour entraîner un LLM ?"
+    _, checks = check_answer("Les optimiseurs cités sont :\nAdam [1]\nAdamW [1]", COURSE, question, "fr")
+    assert checks[0].supported
