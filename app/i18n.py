@@ -59,6 +59,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "sources": {"en": "Sources found", "fr": "Sources trouvées"},
     "source_label": {"en": "[{n}] {name} — page {page}", "fr": "[{n}] {name} — page {page}"},
     "citations": {"en": "Citations", "fr": "Citations"},
+    "evidence": {"en": "Quoted from the documents", "fr": "Extraits cités des documents"},
+    "quote_source": {"en": "[{n}] {name}, page {page}", "fr": "[{n}] {name}, page {page}"},
+    "quote_on_page": {"en": "[{n}] {name}, page {page}: on the page", "fr": "[{n}] {name}, page {page} : sur la page"},
+    "quoted_answer": {
+        "en": "The model's answer was not supported by the passages, so this is the documents' own sentence "
+        "that best answers the question (a quotation, not a generated answer).",
+        "fr": "La réponse du modèle n'était pas étayée par les passages : voici la phrase des documents qui "
+        "répond le mieux à la question (une citation, pas une réponse générée).",
+    },
     "closest": {
         "en": "Closest passages (they do not answer the question):",
         "fr": "Passages les plus proches (ils ne répondent pas à la question) :",

@@ -63,6 +63,17 @@ def answer_markdown(answer: Answer, lang: str = "en") -> str:
     return " ".join(parts)
 
 
+def quote_markdown(text: str, lang: str = "en") -> str:
+    """A document sentence as a Markdown block quote, escaped, in the language's quotation marks."""
+    body = escape_markdown(" ".join(text.split()), lines=False)
+    return f"> « {body} »" if lang == "fr" else f"> “{body}”"
+
+
+def quoted_answer_markdown(answer: Answer, lang: str = "en") -> str:
+    """A quoted answer (``answer.quoted``) as a block quote: "According to X, p. 3: "…" [1]", markers bold."""
+    return "> " + answer_markdown(answer, lang)
+
+
 def timings_caption(timings: dict[str, float], lang: str = "en", refused: bool = False) -> str:
     """One small line: retrieval ms, time to first token, tokens/s, total (and rewrite time)."""
     values = {

@@ -23,10 +23,11 @@ import streamlit as st
 from app.documents import delete_document, list_documents, needs_first_index, reindex_docs
 from app.i18n import LANGUAGES, language_from_locale, t
 from app.page_image import render_page
-from app.render import answer_markdown, escape_markdown, timings_caption
+from app.render import answer_markdown, escape_markdown, quote_markdown, quoted_answer_markdown, timings_caption
 from app.uploads import UploadResult, ingest_uploads
 from ingest.indexer import FileStatus, IndexReport, ProgressFn
 from rag.answer import QA, Answer
+from rag.evidence import Quote
 from rag.followup import rewrite_question
 from rag.llm import LocalLLM, get_llm, installed_models
 from rag.retrieve import Passage, Retriever
@@ -239,6 +240,48 @@ def render_passage(number: int, passage: Passage, lang: str, key: str, expanded:
             st.dialog(title, width="large")(show_whole_page)(passage.source, passage.page, passage.text, lang)
 
 
+def render_quotes(quotes: list[Quote], lang: str) -> None:
+    """The evidence quotes as block quotes with file and page (no widgets: shown as soon as retrieval ends)."""
+    if not quotes:
+        return
+    st.caption(t("evidence", lang))
+    for quote in quotes:
+        st.markdown(quote_markdown(quote.text, lang))
+        st.caption(escape_markdown(t("quote_source", lang, n=quote.number, name=quote.name, page=quote.page)))
+
+
+def render_quote_page(quote: Quote, passages: list[Passage], lang: str, expanded: bool = False) -> None:
+    """An expander with the quote's page image, the quoted sentence highlighted."""
+    path = Path(quote.source)
+    if path.suffix.lower() != ".pdf" or not path.is_file():
+        return
+    label = t("quote_on_page", lang, n=quote.number, name=quote.name, page=quote.page)
+    with st.expander(escape_markdown(label), expanded=expanded):
+        passage = passages[quote.number - 1] if 0 < quote.number <= len(passages) else None
+        last = max(quote.page, getattr(passage, "page_end", 0) or 0)
+        try:
+            for page in range(quote.page, last + 1):  # a passage may run onto the next page
+                png, found = page_png(quote.source, path.stat().st_mtime, page, quote.text, 1.5, True)
+                if found or page == last:
+                    break
+        except Exception as exc:
+            st.caption(t("error", lang, error=escape_markdown(str(exc))))
+            return
+        st.image(png, caption=t("page_of", lang, name=quote.name, page=page), width=720)
+        if not found:
+            st.caption(t("highlight_missing", lang))
+
+
+def render_evidence(quotes: list[Quote], passages: list[Passage], lang: str) -> None:
+    """The evidence quotes of a finished turn, each with its page image."""
+    if not quotes:
+        return
+    st.caption(t("evidence", lang))
+    for quote in quotes:
+        st.markdown(quote_markdown(quote.text, lang))
+        render_quote_page(quote, passages, lang)
+
+
 def render_sources_preview(passages: list[Passage], lang: str) -> None:
     """The retrieved passages as soon as retrieval ends (no widgets: redrawn when the answer is done)."""
     st.caption(t("sources", lang))
@@ -255,7 +298,13 @@ def render_answer(message: dict, index: int, lang: str) -> None:
     answer: Answer = message["answer"]
     if message["searched"] != message["question"]:
         st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
-    if answer.refused:
+    if answer.quoted:
+        st.caption(t("quoted_answer", lang))
+        st.markdown(quoted_answer_markdown(answer, lang))
+        render_quote_page(answer.evidence[0], answer.passages, lang, expanded=True)
+        for citation in answer.citations:
+            render_passage(citation.number, answer.passages[citation.number - 1], lang, f"{index}:{citation.number}")
+    elif answer.refused:
         st.markdown(escape_markdown(answer.answer))
         if answer.passages:
             st.caption(t("closest", lang))
@@ -265,6 +314,7 @@ def render_answer(message: dict, index: int, lang: str) -> None:
         st.markdown(answer_markdown(answer, lang))
         if not answer.grounded:
             st.caption(t("unsupported", lang))
+        render_evidence(answer.evidence, answer.passages, lang)
         cited = {c.number for c in answer.citations}
         if cited:
             st.caption(t("citations", lang))
@@ -309,11 +359,13 @@ def answer_turn(question: str, settings: Settings, lang: str, index: int) -> dic
                 retrieval = qa.retrieve(message["searched"], settings.top_k)
             if message["searched"] != question:
                 st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
+            evidence = qa.evidence(message["searched"], retrieval)
+            render_quotes(evidence.quotes, lang)
             render_sources_preview(retrieval.passages, lang)
             if llm is None:
                 with st.spinner(t("loading_model", lang)):
                     llm = load_llm(settings.llm_model, settings.n_ctx, settings.threads)
-            stream = QA(settings, retriever=qa.retriever, llm=llm).stream(message["searched"], retrieval)
+            stream = QA(settings, retriever=qa.retriever, llm=llm).stream(message["searched"], retrieval, evidence)
             st.write_stream(_escaped(iter(stream)))
         live.empty()
         message["answer"] = stream.result

@@ -1,4 +1,9 @@
-"""Question -> retrieval -> prompt -> streamed answer -> checked citations. Used by CLI and app."""
+"""Question -> retrieval -> evidence quotes -> prompt -> streamed answer -> checked citations. Used by CLI and app.
+
+When the model's answer is a refusal, is vacuous, or its first sentence is unsupported, the best
+evidence quote answers instead, marked as a quotation (``quoted``), if it scores at least
+:data:`QUOTE_MIN_SCORE`; otherwise the answer is "the documents do not say".
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
+from rag.evidence import Evidence, Quote, gather_evidence, quote_answer
 from rag.grounding import SentenceCheck, check_answer
 from rag.language import detect_language
 from rag.llm import Generation, LocalLLM, get_llm
 from rag.prompt import REFUSALS, build_messages, is_refusal
 from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings, get_settings
+
+QUOTE_MIN_SCORE = 0.5
+"""Evidence score (``rag.evidence``) from which the best quote replaces a refused or unsupported answer."""
 
 
 @dataclass
@@ -28,6 +37,12 @@ class Answer:
     passages: list[Passage]
     sentences: list[SentenceCheck] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    evidence: list[Quote] = field(default_factory=list)
+    """Sentences of the passages that best answer the question, found before the model ran."""
+    quoted: bool = False
+    """The answer is the best evidence quote, not the model's (which was refused, vacuous or unsupported)."""
+    draft: str = ""
+    """The model's own answer as generated, before the check (kept when a quote or a refusal replaced it)."""
 
     def to_dict(self) -> dict:
         """JSON-ready form (``rag ask --json``)."""
@@ -36,10 +51,13 @@ class Answer:
             "answer": self.answer,
             "language": self.language,
             "refused": self.refused,
+            "quoted": self.quoted,
             "grounded": self.grounded,
             "citations": [c.__dict__ for c in self.citations],
+            "evidence": [q.to_dict() for q in self.evidence],
             "passages": [p.to_dict() for p in self.passages],
             "unsupported": [s.text for s in self.sentences if not s.supported],
+            "model_answer": self.draft,
             "timings": self.timings,
         }
 
@@ -76,10 +94,22 @@ class QA:
         """The passages a question will be answered from."""
         return self.retriever.search(question, k or self.settings.top_k)
 
-    def stream(self, question: str, retrieval: Retrieval | None = None) -> AnswerStream:
-        """Answer ``question`` as a stream; retrieval runs first unless given."""
+    def evidence(self, question: str, retrieval: Retrieval) -> Evidence:
+        """Quotes of the retrieved passages that best answer ``question`` (none when retrieval found nothing
+        close enough to answer from)."""
+        if not self._answerable(retrieval):
+            return Evidence()
+        return gather_evidence(question, retrieval.passages, self.retriever.embedder)
+
+    def _answerable(self, retrieval: Retrieval) -> bool:
+        return bool(retrieval.passages) and retrieval.best_score >= self.settings.min_score
+
+    def stream(
+        self, question: str, retrieval: Retrieval | None = None, evidence: Evidence | None = None
+    ) -> AnswerStream:
+        """Answer ``question`` as a stream; retrieval and evidence run first unless given."""
         holder = AnswerStream(iter(()))
-        holder._pieces = self._generate(question, retrieval, holder)
+        holder._pieces = self._generate(question, retrieval, evidence, holder)
         return holder
 
     def ask(self, question: str) -> Answer:
@@ -90,28 +120,39 @@ class QA:
         assert stream.result is not None
         return stream.result
 
-    def _generate(self, question: str, retrieval: Retrieval | None, holder: AnswerStream) -> Iterator[str]:
+    def _generate(
+        self, question: str, retrieval: Retrieval | None, evidence: Evidence | None, holder: AnswerStream
+    ) -> Iterator[str]:
         started = time.perf_counter()
         retrieval = retrieval or self.retrieve(question)
         language = detect_language(question)
         timings = {"retrieval_s": round(retrieval.seconds, 4), "best_score": round(retrieval.best_score, 4)}
-        if not retrieval.passages or retrieval.best_score < self.settings.min_score:
+        if not self._answerable(retrieval):
             text = REFUSALS[language]
             yield text
             timings["total_s"] = round(time.perf_counter() - started, 4)
             holder.result = Answer(question, text, language, True, True, [], retrieval.passages, timings=timings)
             return
+        evidence = self.evidence(question, retrieval) if evidence is None else evidence
+        timings["evidence_s"] = round(evidence.seconds, 4)
         stats = Generation()
         messages = build_messages(question, retrieval.passages, language)
         yield from self.llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature, stats)
-        holder.result = self._finish(question, language, retrieval, stats, timings, started)
+        holder.result = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
 
     def _finish(
-        self, question: str, language: str, retrieval: Retrieval, stats: Generation, timings: dict, started: float
+        self,
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        evidence: list[Quote],
+        stats: Generation,
+        timings: dict,
+        started: float,
     ) -> Answer:
         raw = stats.text.strip()
         timings.update(
-            first_token_s=round(retrieval.seconds + stats.first_token_seconds, 4),
+            first_token_s=round(retrieval.seconds + timings.get("evidence_s", 0.0) + stats.first_token_seconds, 4),
             generation_s=round(stats.total_seconds, 4),
             total_s=round(time.perf_counter() - started, 4),
             tokens_per_s=round(stats.tokens_per_second, 2),
@@ -120,11 +161,35 @@ class QA:
             completion_tokens=stats.completion_tokens,
         )
         if not raw or is_refusal(raw):
-            return Answer(question, REFUSALS[language], language, True, True, [], retrieval.passages, timings=timings)
-        text, checks = check_answer(raw, retrieval.passages)
+            return self._instead(question, language, retrieval, evidence, raw, [], timings)
+        text, checks = check_answer(raw, retrieval.passages, question, language)
         grounded = all(c.supported for c in checks)
         if not checks or not checks[0].supported:  # the opening sentence is the answer; the rest elaborates
-            refusal = REFUSALS[language]
-            return Answer(question, refusal, language, True, False, [], retrieval.passages, checks, timings)
+            return self._instead(question, language, retrieval, evidence, raw, checks, timings)
         citations = map_citations(text, retrieval.passages)
-        return Answer(question, text, language, False, grounded, citations, retrieval.passages, checks, timings)
+        answer = Answer(question, text, language, False, grounded, citations, retrieval.passages, checks, timings)
+        answer.evidence, answer.draft = evidence, raw
+        return answer
+
+    @staticmethod
+    def _instead(
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        evidence: list[Quote],
+        draft: str,
+        checks: list[SentenceCheck],
+        timings: dict,
+    ) -> Answer:
+        """The answer when the model's cannot stand: the best quote if it scores well enough, else a refusal."""
+        passages = retrieval.passages
+        if evidence and evidence[0].score >= QUOTE_MIN_SCORE:
+            best = evidence[0]
+            citations = [Citation.of(best.number, passages[best.number - 1])]
+            text = quote_answer(best, language)
+            answer = Answer(question, text, language, False, True, citations, passages, [], timings, evidence)
+            answer.quoted, answer.draft = True, draft
+            return answer
+        refusal = REFUSALS[language]
+        grounded = not checks  # a refusal the model made itself is honest; an unsupported answer is not
+        return Answer(question, refusal, language, True, grounded, [], passages, checks, timings, evidence, draft=draft)

@@ -88,7 +88,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     qa = QA(settings)
     retrieval = qa.retrieve(args.question, args.k)
-    stream = qa.stream(args.question, retrieval)
+    evidence = qa.evidence(args.question, retrieval)
+    if not args.json and evidence.quotes:
+        print("Evidence (quoted from the documents):")
+        for quote in evidence.quotes:
+            print(textwrap.indent(textwrap.fill(f'"{" ".join(quote.text.split())}"', 96), "  "))
+            print(f"    [{quote.number}] {quote.name}, page {quote.page}")
+        print(flush=True)
+    stream = qa.stream(args.question, retrieval, evidence)
     streamed = []
     for piece in stream:
         streamed.append(piece)
@@ -99,7 +106,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(answer.to_dict())
         return 0
     print()
-    if answer.answer != "".join(streamed).strip():  # refusal after the check, or citations attached
+    if answer.quoted:
+        print(f"\nThe model's answer was not supported by the passages; quoting them instead:\n{answer.answer}")
+    elif answer.answer != "".join(streamed).strip():  # refusal after the check, or citations attached
         print(f"\nChecked answer: {answer.answer}")
     if answer.refused and answer.passages:
         print("\nClosest passages:")
@@ -114,7 +123,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  [{c.number}] {c.name}, page {c.page}  ({c.source})")
     t = answer.timings
     print(
-        f"\n(retrieval {t.get('retrieval_s', 0) * 1000:.0f} ms, first token {t.get('first_token_s', 0):.2f} s, "
+        f"\n(retrieval {t.get('retrieval_s', 0) * 1000:.0f} ms, evidence {t.get('evidence_s', 0) * 1000:.0f} ms, "
+        f"first token {t.get('first_token_s', 0):.2f} s, "
         f"total {t.get('total_s', 0):.2f} s, {t.get('tokens_per_s', 0):.1f} tokens/s, "
         f"prompt {t.get('prompt_tokens', 0)} tokens of which {t.get('cached_prompt_tokens', 0)} cached)",
         file=sys.stderr,

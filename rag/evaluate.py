@@ -3,6 +3,10 @@
 Gold rows (JSON lines): ``query``, ``expected`` (strings a right passage contains),
 optional ``expected_sources`` (file names), ``expected_pages`` (1-based pages, used instead
 of ``expected`` when present) and ``unanswerable`` (true: the corpus does not hold the answer).
+A multi-turn row has ``turns`` (questions asked in order) instead of ``query``: with answers,
+each turn after the first is rewritten from the previous turns as the app does
+(``rag.followup.rewrite_question``), every turn is answered, and ``expected`` checks the last
+answer; without answers (no model to rewrite), the turns joined are the query.
 A passage is a *hit* when it comes from an expected source (if any are given) and contains
 one of the expected strings after lower-casing and collapsing white space (or, for rows with
 ``expected_pages``, lies on one of those pages).
@@ -18,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.keyword_index import tokenize
-from rag.answer import QA
+from rag.answer import QA, Answer
+from rag.evidence import Quote, find_evidence
+from rag.followup import rewrite_question
 from rag.grounding import SUPPORT_THRESHOLD, support
 from rag.retrieve import Passage, Retrieval, Retriever
 
@@ -54,6 +60,11 @@ def answer_contains(answer: str, row: dict) -> bool:
     return any(normalise(e) in text for e in row.get("expected", []))
 
 
+def quote_holds(quotes: list[Quote], row: dict) -> bool:
+    """Whether the first evidence quote holds an expected string (verbatim or by :func:`answer_matches`)."""
+    return bool(quotes) and (answer_contains(quotes[0].text, row) or answer_matches(quotes[0].text, row))
+
+
 def answer_matches(answer: str, row: dict) -> bool:
     """Whether an answer carries one of the expected strings in its own words: every number and code of
     the string, and at least half of its other content words (the citation check's measure of support)."""
@@ -76,6 +87,8 @@ class EvalReport:
             out[f"recall@{self.k}"] = _mean(r["hit"] for r in answerable)
             out["mrr"] = _mean(r["rr"] for r in answerable)
             out["ndcg@10"] = _mean(r["ndcg10"] for r in answerable)
+        if answerable and any("quote_ok" in r for r in answerable):
+            out["quote_holds_expected"] = _mean(r["quote_ok"] for r in answerable)
         retrieval = [r["retrieval_s"] for r in self.rows]
         out["retrieval_p50_ms"] = round(1000 * statistics.median(retrieval), 1) if retrieval else 0.0
         if any("answer" in r for r in self.rows):
@@ -85,8 +98,10 @@ class EvalReport:
             out["answer_matches_expected"] = _mean(r["answer_match"] for r in answered)
             out["cites_expected_source"] = _mean(r["cites_source"] for r in answered)
             out["false_refusal_rate"] = _mean(r["refused"] for r in answered)
+            out["quoted_answers"] = _mean(r["quoted"] for r in answered)
             if unanswerable:
                 out["refusal_on_unanswerable"] = _mean(r["refused"] for r in unanswerable)
+                out["quoted_on_unanswerable"] = _mean(r["quoted"] for r in unanswerable)
             out["first_token_p50_s"] = _median(r["first_token_s"] for r in self.rows if "first_token_s" in r)
             out["answer_total_p50_s"] = _median(r["total_s"] for r in self.rows if "total_s" in r)
         return out
@@ -107,13 +122,16 @@ def evaluate(
 ) -> EvalReport:
     """Run every row through retrieval (and generation when ``qa`` is given)."""
     report = EvalReport(k)
+    top_k = (qa.settings if qa is not None else retriever.settings).top_k
     for row in rows:
-        retrieval = retriever.search(row["query"], max(k, 10), hybrid=hybrid)
+        query, earlier = _conversation(row, qa, hybrid)
+        retrieval = retriever.search(query, max(k, 10), hybrid=hybrid)
         hits = [is_hit(p, row) for p in retrieval.passages]
         first = next((i for i, h in enumerate(hits) if h), None)
+        asked = row["turns"][-1] if "turns" in row else row["query"]
         result = {
-            "id": row.get("id", row["query"][:40]),
-            "query": row["query"],
+            "id": row.get("id", asked[:40]),
+            "query": asked,
             "unanswerable": bool(row.get("unanswerable")),
             "hit": any(hits[:k]),
             "rr": 1.0 / (first + 1) if first is not None else 0.0,
@@ -122,24 +140,60 @@ def evaluate(
             "retrieval_s": retrieval.seconds,
             "top": [f"{p.name} p.{p.page}" for p in retrieval.passages[:k]],
         }
-        if qa is not None:
-            answer = qa.stream(row["query"], _cut(retrieval, qa.settings.top_k))
-            for _ in answer:
-                pass
-            done = answer.result
+        if "turns" in row:
+            result.update(searched=query, turns=earlier)
+        if qa is None:
+            quotes = find_evidence(query, retrieval.passages[:top_k], retriever.embedder)
+            result.update(quote=quotes[0].text if quotes else "", quote_ok=quote_holds(quotes, row))
+        else:
+            done = _answer(qa, query, _cut(retrieval, top_k))
             sources = set(row.get("expected_sources") or [])
             result.update(
                 answer=done.answer,
                 refused=done.refused,
+                quoted=done.quoted,
                 grounded=done.grounded,
                 answer_ok=answer_contains(done.answer, row),
                 answer_match=not done.refused and answer_matches(done.answer, row),
                 cites_source=any(c.name in sources for c in done.citations) if sources else bool(done.citations),
+                quote=done.evidence[0].text if done.evidence else "",
+                quote_ok=quote_holds(done.evidence, row),
+                model_answer=done.draft,
                 first_token_s=done.timings.get("first_token_s", 0.0),
                 total_s=done.timings.get("total_s", 0.0),
             )
         report.rows.append(result)
     return report
+
+
+def _answer(qa: QA, question: str, retrieval: Retrieval | None = None) -> Answer:
+    stream = qa.stream(question, retrieval)
+    for _ in stream:
+        pass
+    assert stream.result is not None
+    return stream.result
+
+
+def _conversation(row: dict, qa: QA | None, hybrid: bool) -> tuple[str, list[dict]]:
+    """The question to score for a row and, for a multi-turn row, its earlier turns as asked and answered.
+
+    Each turn after the first is rewritten from the previous (standalone question, answer) pairs, as the
+    app does; without a model the turns are joined instead.
+    """
+    if "turns" not in row:
+        return row["query"], []
+    turns = [t for t in row["turns"] if t.strip()]
+    if qa is None:
+        return " ".join(turns), []
+    history: list[tuple[str, str]] = []
+    earlier = []
+    for turn in turns[:-1]:
+        searched = rewrite_question(turn, history, qa.llm)
+        retrieval = qa.retriever.search(searched, qa.settings.top_k, hybrid=hybrid)
+        answer = _answer(qa, searched, retrieval)
+        history.append((searched, answer.answer))
+        earlier.append({"question": turn, "searched": searched, "answer": answer.answer})
+    return rewrite_question(turns[-1], history, qa.llm), earlier
 
 
 def _cut(retrieval: Retrieval, k: int) -> Retrieval:

@@ -10,10 +10,12 @@ this check is what turns an answer the passages do not carry into "the documents
 Given the question, the check also asks what the sentence *claims*: the content words and numbers
 it adds to the question. A sentence that adds none ("The optimisers cited are [1].", a bare list of
 markers) is *vacuous* and never supported; at least half of the added words must be in the
-supporting place; and when the claim adds a number, the sentence's *subject* (its words taken from
-the question, else the question's own words) must be in the same passage sentence as one of those
-numbers, so a real figure under another label (a warranty for another part, the phone number of
-another person) does not pass. Missing citations are attached where one passage clearly supports a
+supporting place; and a number the claim adds must sit in a passage sentence that is about the
+claim: one holding at least half of the sentence's *subject* (its words taken from the question, else
+the question's own words), or one whose own words the claim mostly restates. So a real figure under
+another label (a warranty for another part, the phone number printed next to another person's name)
+does not pass. A sentence clearly written in the other language than the question is unsupported.
+Missing citations are attached where one passage clearly supports a
 sentence; wrong ones are replaced by the supporting passage; sentences no passage supports are
 flagged. Bare pointers such as "This can be found in [1]." carry no claim: their markers move to the
 sentence before and the pointer is dropped.
@@ -158,8 +160,8 @@ def support(sentence: str, passage_tokens: set[str] | list[Place], question: str
     support 0: "error E35 means ..." is not supported by a passage about E57. Without ``question``,
     support is the share of the sentence's content words in the place. With it, it is the smallest of
     that share, the share of the words the sentence adds to the question, and, when it adds a number,
-    the share of its subject in a passage sentence holding one of those numbers; a sentence that adds
-    nothing is vacuous (0).
+    how well a passage sentence holding that number is about the claim (:func:`_number_place`); a
+    sentence that adds nothing is vacuous (0).
     """
     words = content_words(sentence)
     if not words:
@@ -178,17 +180,23 @@ def support(sentence: str, passage_tokens: set[str] | list[Place], question: str
         stems = {stem(w) for w in window}
         score = min(_share(words, stems), _share(added, stems))
         if question and new_numbers:
-            score = min(score, _subject_share(subject, new_numbers, place))
+            score = min(score, _number_place(words, subject, new_numbers, place))
         best = max(best, score)
     return best
 
 
-def _subject_share(subject: set[str], numbers: set[str], place: Place) -> float:
-    """Best share of the subject found in one passage sentence that holds one of the claimed numbers."""
-    return max(
-        (_share(subject, {stem(w) for w in sentence}) for sentence in place if numbers & sentence),
-        default=0.0,
-    )
+def _number_place(words: set[str], subject: set[str], numbers: set[str], place: Place) -> float:
+    """How well a passage sentence holding one of the claimed numbers is about the claim: the best, over such
+    sentences, of the share of the claim's subject it holds and the share of its own words the claim restates
+    ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71"). A number next to another
+    name or label ("TechCorp: James Mitchell, (415) 555-0100" for the escrow agent's phone) scores low."""
+    claimed = {stem(w) for w in words}
+    best = 0.0
+    for sentence in place:
+        if numbers & sentence:
+            own = {w for w in sentence if not is_number(w)}
+            best = max(best, _share(subject, {stem(w) for w in sentence}), _share(own, claimed) if own else 0.0)
+    return best
 
 
 def _decimal(token: str) -> str:

@@ -15,7 +15,7 @@ from rag.grounding import check_answer
 from rag.language import detect_language
 from rag.llm import QWEN_SIZE, resolve_model_path
 from rag.retrieve import Passage
-from rag.settings import Settings
+from rag.settings import Settings, get_settings
 from tests.conftest import make_pdf, requires_shared
 
 FACTS = [
@@ -64,6 +64,46 @@ def test_ask_json_with_a_real_gguf_cites_indexed_pages(indexed: Settings, capsys
     timings = result["timings"]
     assert timings["prompt_tokens"] > 50 and timings["completion_tokens"] > 0
     assert 0 < timings["first_token_s"] <= timings["total_s"]
+
+
+def test_ask_json_carries_evidence_quotes_found_before_the_model(indexed: Settings, capsys) -> None:
+    result = _cli_json(capsys, "ask", "How large is the primary mirror of the Kestrel-9 telescope?", "--json")
+    evidence = result["evidence"]
+    assert evidence and "4.2 metres" in evidence[0]["text"] and evidence[0]["page"] == 2, evidence
+    assert evidence[0]["name"] == "observatory.pdf" and 1 <= evidence[0]["number"] <= len(result["passages"])
+    assert set(evidence[0]) >= {"text", "number", "name", "source", "page", "score"}
+    assert result["quoted"] is False or result["answer"].startswith("According to observatory.pdf, p. 2:")
+    assert 0 < result["timings"]["evidence_s"] < result["timings"]["first_token_s"]
+
+
+def test_plain_ask_prints_the_quotes_before_the_answer(indexed: Settings, capsys) -> None:
+    capsys.readouterr()
+    assert main(["ask", "How large is the primary mirror of the Kestrel-9 telescope?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Evidence (quoted from the documents):\n"), out
+    assert out.index("4.2 metres") < out.index("observatory.pdf, page 2") < out.index("Sources:")
+
+
+def test_a_vacuous_model_answer_gives_way_to_the_quote(indexed: Settings, capsys, monkeypatch) -> None:
+    """One generated token is no answer: the best quote answers instead, marked as a quotation."""
+    monkeypatch.setenv("RAG_MAX_TOKENS", "1")
+    get_settings.cache_clear()
+    result = _cli_json(capsys, "ask", "How large is the primary mirror of the Kestrel-9 telescope?", "--json")
+    assert result["quoted"] and not result["refused"] and result["grounded"], result["answer"]
+    assert result["answer"].startswith('According to observatory.pdf, p. 2: "') and "4.2 metres" in result["answer"]
+    assert result["model_answer"].strip() and len(result["model_answer"].split()) <= 2, "the one-token draft is kept"
+    assert [(c["name"], c["page"]) for c in result["citations"]] == [("observatory.pdf", 2)]
+    assert f"[{result['citations'][0]['number']}]" in result["answer"]
+
+
+def test_french_quote_answers_in_french(tmp_path: Path, settings: Settings, embedder, monkeypatch) -> None:
+    monkeypatch.setenv("RAG_MAX_TOKENS", "1")
+    get_settings.cache_clear()
+    make_pdf(tmp_path / "docs" / "observatoire.pdf", FACTS_FR)
+    index_folder(tmp_path / "docs", settings, embedder)
+    answer = QA(get_settings()).ask("Quel est le diamètre du miroir principal du télescope Kestrel-9 ?")
+    assert answer.quoted and answer.answer.startswith("D'après observatoire.pdf, p. 2 : « "), answer.answer
+    assert "4,2 mètres" in answer.answer and answer.citations[0].page == 2
 
 
 def test_question_the_documents_do_not_answer_is_refused(indexed: Settings, capsys) -> None:

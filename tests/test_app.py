@@ -15,12 +15,12 @@ from streamlit.testing.v1 import AppTest
 from app.documents import delete_document, list_documents, needs_first_index
 from app.i18n import STRINGS, language_from_locale, t
 from app.page_image import locate, render_page
-from app.render import answer_markdown, escape_markdown, timings_caption
+from app.render import answer_markdown, escape_markdown, quote_markdown, timings_caption
 from app.uploads import UploadError, check_content, ingest_uploads, safe_name, store_upload
 from ingest import store
 from rag.answer import Answer
 from rag.grounding import SentenceCheck
-from rag.settings import Settings
+from rag.settings import Settings, get_settings
 from tests.conftest import make_pdf
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
@@ -122,6 +122,13 @@ def test_answer_markdown_marks_unsupported_sentences() -> None:
     assert text.startswith("Built in 1987 **\\[1\\]**\\.")
     assert ":orange-background[It is \\*pink\\* **\\[2\\]**\\.] :orange[:material/warning:" in text
     assert t("unsupported_mark", "en") in text
+
+
+def test_quotes_are_block_quotes_with_the_document_text_escaped() -> None:
+    assert quote_markdown("Costs *rise* by 5 % [see www.x.com]\n  now.", "en") == (
+        "> “Costs \\*rise\\* by 5 \\% \\[see \u2060www\\.x\\.com\\] now\\.”"
+    )
+    assert quote_markdown("Le prix > 5 €.", "fr") == "> « Le prix \\> 5 €\\. »"
 
 
 def test_timings_caption() -> None:
@@ -236,6 +243,9 @@ def test_ask_streams_a_cited_answer_with_real_model(settings: Settings, tmp_path
     assert any("retrieval" in c.value and "tokens/s" in c.value for c in at.main.caption)
     assert any(FACTS[:40] in e.value for e in at.main.text)  # passage text shown as plain text
     assert at.main.get("image"), "the cited page is rendered as an image"
+    if not answer.quoted:
+        assert t("evidence", "en") in [c.value for c in at.main.caption], "the evidence quotes stay under the answer"
+        assert any(m.value.startswith("> “") for m in at.main.markdown)
 
     at.chat_input[0].set_value("Who is its chief engineer?").run(timeout=TIMEOUT)
     assert not at.exception, at.exception
@@ -243,6 +253,27 @@ def test_ask_streams_a_cited_answer_with_real_model(settings: Settings, tmp_path
     assert "error" not in follow, follow.get("error")
     assert follow["searched"].strip() and follow["rewrite_s"] > 0
     assert len(at.chat_message) == 4
+
+
+def test_a_vacuous_answer_shows_the_quote_on_its_highlighted_page(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One generated token is no answer: the app shows the best quote instead, as a quotation, with its page."""
+    monkeypatch.setenv("RAG_MAX_TOKENS", "1")
+    get_settings.cache_clear()
+    at = start(settings)
+    at = upload(at, [("zorblax.pdf", pdf_bytes(tmp_path, "z.pdf", [OTHER, FACTS]))])
+    at.chat_input[0].set_value("Who is the chief engineer of the Zorblax reactor?").run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    answer = at.session_state["messages"][-1]["answer"]
+    assert answer.quoted and not answer.refused and "Marie Curien" in answer.answer, answer.answer
+    assert answer.evidence[0].page == 2 and answer.citations[0].page == 2
+    assert t("quoted_answer", "en") in [c.value for c in at.main.caption]
+    quoted = [m.value for m in at.main.markdown if m.value.startswith("> According to zorblax\\.pdf\\, p\\. 2\\:")]
+    assert quoted and "Marie Curien" in quoted[0], [m.value for m in at.main.markdown]
+    label = t("quote_on_page", "en", n=answer.evidence[0].number, name="zorblax.pdf", page=2)
+    assert escape_markdown(label) in [e.label for e in at.main.expander]
+    assert at.main.get("image"), "the quote's page is rendered, the sentence highlighted"
 
 
 def test_a_hostile_document_cannot_inject_into_the_page(settings: Settings, tmp_path: Path) -> None:
