@@ -28,7 +28,7 @@ from ingest.vector_index import VectorIndex
 from rag.settings import Settings
 
 FORMAT_VERSION = 2
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 """Raised whenever chunking changes what a chunk holds, so that existing indexes are rebuilt."""
 
 

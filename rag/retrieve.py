@@ -119,6 +119,7 @@ class Retriever:
                 vector = collection.vectors.index.reconstruct(chunk_id)
                 cosine[chunk_id] = float(np.dot(vector, query))
             chunk = collection.chunks[chunk_id]
+            text, last_page = widen(collection, chunk_id, self.settings.context_words, chosen)
             passages.append(
                 Passage(
                     chunk_id,
@@ -126,10 +127,10 @@ class Retriever:
                     chunk.page,
                     chunk.start,
                     chunk.end,
-                    widen(collection, chunk_id, self.settings.context_words, chosen),
+                    text,
                     cosine[chunk_id],
                     fused_score,
-                    chunk.last_page,
+                    last_page,
                     chunk.section,
                     chunk.title,
                 )
@@ -145,24 +146,37 @@ def _shared_words(before: list[str], after: list[str]) -> int:
     return 0
 
 
-def widen(collection: Collection, chunk_id: int, words: int, chosen: set[int]) -> str:
-    """The chunk's text with up to ``words`` words of its neighbours on the same page on each side ("small to
-    big": retrieve on small chunks, read the place around them). Neighbours retrieved themselves are left to
-    their own passage."""
+def widen(collection: Collection, chunk_id: int, words: int, chosen: set[int]) -> tuple[str, int]:
+    """The chunk's text with up to ``words`` words of its neighbours on each side ("small to big": retrieve on
+    small chunks, read the place around them), and the last page the result reaches.
+
+    The words before come from the same page only, so the passage still starts on the chunk's page; the words
+    after may come from the top of the next page (an answer that a page break cut off), and the passage then
+    spans both pages. Neighbours retrieved themselves are left to their own passage.
+    """
     chunk = collection.chunks[chunk_id]
-    text = chunk.text.split()
     if words <= 0:
-        return chunk.text
+        return chunk.text, chunk.last_page
+    text = chunk.text.split()
+    last_page = chunk.last_page
     before = collection.chunks.get(chunk_id - 1)
     if before and chunk_id - 1 not in chosen and before.source == chunk.source and before.last_page == chunk.page:
         previous = before.text.split()
         previous = previous[: len(previous) - _shared_words(previous, text)]
         text = previous[-words:] + text
     after = collection.chunks.get(chunk_id + 1)
-    if after and chunk_id + 1 not in chosen and after.source == chunk.source and after.page == chunk.last_page:
+    if (
+        after
+        and chunk_id + 1 not in chosen
+        and after.source == chunk.source
+        and after.page in (chunk.last_page, chunk.last_page + 1)
+    ):
         following = after.text.split()
-        text = text + following[_shared_words(text, following) :][:words]
-    return " ".join(text)
+        taken = following[_shared_words(text, following) :][:words]
+        if taken:
+            text += taken
+            last_page = max(last_page, after.page)
+    return " ".join(text), last_page
 
 
 DUPLICATE_SHARE = 0.8

@@ -65,8 +65,10 @@ class Settings(BaseSettings):
     top_k: int = Field(3, description="Passages placed in the prompt.")
     candidate_pool: int = Field(20, description="Candidates taken from each of the dense and BM25 rankings.")
     keyword_weight: float = Field(1.0, description="Weight of the BM25 ranking against the dense one in the fusion.")
+    # Measured with bench/retrieval_eval.py on the tune sets: 60 words lift French recall@5 from 0.778 to 0.852
+    # (tune macro 0.944 -> 0.963); 120 measured the same as 60. A passage is then ~240 words at most.
     context_words: int = Field(
-        0, description="Words of the neighbouring chunks on the same page added on each side of a retrieved one."
+        60, description="Words of the neighbouring chunks added on each side of a retrieved one (small to big)."
     )
     # The gate only skips the model on clearly off-topic questions; near-topic ones it cannot tell apart (on the
     # dev sets, answerable questions' top cosine goes down to 0.198, unanswerable ones' up to 0.669), so the model's

@@ -73,7 +73,7 @@ def test_chunks_follow_headings_and_carry_the_section_path() -> None:
     intro = " ".join(f"The introduction sentence {i} explains the general purpose of the device." for i in range(5))
     boiler = " ".join(f"The boiler sentence {i} describes how the heating element is controlled." for i in range(5))
     text = f"# Service guide\n\n{intro}\n\n## 2.1 Steam boiler\n\n{boiler}"
-    chunks = chunk_pages([Page("guide.md", 1, text)], chunk_words=120, overlap=20)
+    chunks = chunk_pages([Page("guide.md", 1, text)], chunk_words=80, overlap=20)
     assert len(chunks) == 2, [c.text[:40] for c in chunks]
     assert chunks[0].section == "Service guide"
     assert chunks[1].section == "Service guide > 2.1 Steam boiler"
