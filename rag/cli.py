@@ -73,8 +73,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         print("The index is empty: run `rag index FOLDER` first.")
         return 1
     for rank, p in enumerate(retrieval.passages, 1):
-        pages = f"pages {p.page}-{p.page_end}" if p.page_end > p.page else f"page {p.page}"
-        print(f"{rank}. {p.name}, {pages}  (cosine {p.score:.3f})  {p.source}")
+        print(f"{rank}. {p.name}, {p.page_label}  (cosine {p.score:.3f})  {p.source}")
         if p.section:
             print(f"   § {p.section}")
         print(textwrap.indent(textwrap.fill(p.text, 100), "   "))
