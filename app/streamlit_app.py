@@ -218,8 +218,11 @@ def show_whole_page(source: str, page: int, passage: str, lang: str) -> None:
 
 def render_passage(number: int, passage: Passage, lang: str, key: str, expanded: bool = False) -> None:
     """An expander with the passage (as plain text), its page image with the passage highlighted, and a zoom."""
-    label = t("source_label", lang, n=number, name=passage.name, page=passage.page)
+    pages = f"{passage.page}–{passage.page_end}" if passage.page_end > passage.page else passage.page
+    label = t("source_label", lang, n=number, name=passage.name, page=pages)
     with st.expander(escape_markdown(label), expanded=expanded):
+        if passage.section:
+            st.caption(escape_markdown(f"§ {passage.section}"))
         st.text(passage.text)
         path = Path(passage.source)
         if not path.is_file():
