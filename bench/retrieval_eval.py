@@ -1,4 +1,4 @@
-"""Retrieval quality of the project against a naive RAG baseline, on every gold set (successor of tune_retrieval.py).
+"""Retrieval quality of the project against a naive RAG baseline, on every gold set.
 
 Each gold set is scored on its own corpus, as its authors intended, indexed into a temporary
 RAG_HOME (never data/). Beside the project runs the naive pipeline of ``rag/baseline.py``
