@@ -1,6 +1,6 @@
 """Generation: the ``rag ask`` path (QA.stream) against raw llama-cpp-python on the identical prompt.
 
-An index of /work/shared/eval/localgpt is built into a temporary RAG_HOME. For each question the
+An index of ../shared/eval/localgpt is built into a temporary RAG_HOME. For each question the
 retrieval runs once; the project then answers it with ``QA.stream(question, retrieval)`` and a
 separately constructed ``llama_cpp.Llama`` (same GGUF file, same n_ctx/threads, llama-cpp-python
 defaults otherwise) answers the very messages ``rag.prompt.build_messages`` produced, through
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import _common as C
 
-EVAL = Path("/work/shared/eval/localgpt")
+EVAL = C.REPO_ROOT.parent / "shared" / "eval" / "localgpt"
 
 
 def parse_args() -> argparse.Namespace:

@@ -27,7 +27,7 @@ from pathlib import Path
 import _common as C
 import numpy as np
 
-EVAL = Path("/work/shared/eval")
+EVAL = C.REPO_ROOT.parent / "shared" / "eval"
 DEFAULT_FOLDERS = [EVAL / "localgpt", EVAL / "papers"]
 
 ONNX_PINS = ["flatbuffers==25.12.19", "ml_dtypes==0.6.0", "onnx==1.23.2", "onnxruntime==1.32.0"]
