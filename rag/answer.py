@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
-from rag.evidence import Evidence, Quote, gather_evidence, quote_answer
+from rag.evidence import Evidence, Quote, gather_evidence, numbers_found, quote_answer
 from rag.grounding import SentenceCheck, check_answer
 from rag.language import detect_language
 from rag.llm import Generation, LocalLLM, get_llm
@@ -181,9 +181,10 @@ class QA:
         checks: list[SentenceCheck],
         timings: dict,
     ) -> Answer:
-        """The answer when the model's cannot stand: the best quote if it scores well enough, else a refusal."""
+        """The answer when the model's cannot stand: the best quote if it scores well enough (and the passages hold
+        the question's numbers and codes), else a refusal."""
         passages = retrieval.passages
-        if evidence and evidence[0].score >= QUOTE_MIN_SCORE:
+        if evidence and evidence[0].score >= QUOTE_MIN_SCORE and numbers_found(question, passages):
             best = evidence[0]
             citations = [Citation.of(best.number, passages[best.number - 1])]
             text = quote_answer(best, language)

@@ -144,7 +144,11 @@ def evaluate(
             result.update(searched=query, turns=earlier)
         if qa is None:
             quotes = find_evidence(query, retrieval.passages[:top_k], retriever.embedder)
-            result.update(quote=quotes[0].text if quotes else "", quote_ok=quote_holds(quotes, row))
+            result.update(
+                quote=quotes[0].text if quotes else "",
+                quote_score=quotes[0].score if quotes else 0.0,
+                quote_ok=quote_holds(quotes, row),
+            )
         else:
             done = _answer(qa, query, _cut(retrieval, top_k))
             sources = set(row.get("expected_sources") or [])
@@ -157,8 +161,10 @@ def evaluate(
                 answer_match=not done.refused and answer_matches(done.answer, row),
                 cites_source=any(c.name in sources for c in done.citations) if sources else bool(done.citations),
                 quote=done.evidence[0].text if done.evidence else "",
+                quote_score=done.evidence[0].score if done.evidence else 0.0,
                 quote_ok=quote_holds(done.evidence, row),
                 model_answer=done.draft,
+                rejected=bool(done.draft) and (done.quoted or done.refused),
                 first_token_s=done.timings.get("first_token_s", 0.0),
                 total_s=done.timings.get("total_s", 0.0),
             )

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import pysbd
 
 from ingest.embedder import Embedder
-from rag.grounding import content_words, stem
+from rag.grounding import content_words, is_number, stem
 from rag.language import detect_language
 from rag.retrieve import Passage
 
@@ -213,6 +213,18 @@ def _overlaps(candidate: _Candidate, quote: Quote) -> bool:
         return True
     a, b = " ".join(candidate.text.lower().split()), " ".join(quote.text.lower().split())
     return a in b or b in a
+
+
+def numbers_found(question: str, passages: list[Passage]) -> bool:
+    """Whether every number and code of the question (E35, 2024, PPL-204) is in one of the passages: when one is
+    in none, the passages are about something else and no quote of them answers the question."""
+    wanted = {w for w in content_words(question) if is_number(w)}
+    if not wanted:
+        return True
+    found: set[str] = set()
+    for passage in passages:
+        found |= content_words(passage.text)
+    return wanted <= found
 
 
 def quote_answer(quote: Quote, language: str) -> str:

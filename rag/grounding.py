@@ -12,7 +12,7 @@ it adds to the question. A sentence that adds none ("The optimisers cited are [1
 markers) is *vacuous* and never supported; at least half of the added words must be in the
 supporting place; and a number the claim adds must sit in a passage sentence that is about the
 claim: one holding at least half of the sentence's *subject* (its words taken from the question, else
-the question's own words), or one whose own words the claim mostly restates. So a real figure under
+the question's own words), or one whose words next to the number the claim mostly restates. So a real figure under
 another label (a warranty for another part, the phone number printed next to another person's name)
 does not pass. A sentence clearly written in the other language than the question is unsupported.
 Missing citations are attached where one passage clearly supports a
@@ -36,8 +36,10 @@ SUPPORT_THRESHOLD = 0.5
 """Share of a sentence's content words (and of the words it adds to the question, and of its subject) that
 one place of a passage must contain to support it."""
 
-Place = tuple[set[str], ...]
-"""The content words of consecutive sentences of a passage: where one claim is checked."""
+Place = tuple[tuple[str, ...], ...]
+"""The content words, in order, of consecutive sentences of a passage: where one claim is checked."""
+NEAR_TOKENS = 6
+"""How many tokens on each side of a number in a passage sentence say what the number is about."""
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’)])\s+|\n+")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
@@ -118,7 +120,11 @@ def _append_markers(sentence: str, markers: str) -> str:
 def content_words(text: str) -> set[str]:
     """Content words (BM25 tokens, decimal commas as points), with page references ("on page 2", the model
     pointing at a source) and citation markers left out."""
-    return {_decimal(w) for w in tokenize(_PAGE_REFERENCE.sub(" ", strip_markers(text)))}
+    return set(_tokens(text))
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_decimal(w) for w in tokenize(_PAGE_REFERENCE.sub(" ", strip_markers(text))))
 
 
 def stem(word: str) -> str:
@@ -134,7 +140,7 @@ def is_number(word: str) -> bool:
 def passage_windows(text: str) -> list[Place]:
     """Each pair of consecutive sentences of a passage as a :data:`Place`: a claim is checked against one place
     in the passage, so words gathered from all over it ("3" here, "week" there) do not add up to support."""
-    sentences = [content_words(s) for s in _BOUNDARY.split(text) if s.strip()] or [set()]
+    sentences = [_tokens(s) for s in _BOUNDARY.split(text) if s.strip()] or [()]
     return list(pairwise(sentences)) or [(sentences[0],)]
 
 
@@ -166,7 +172,7 @@ def support(sentence: str, passage_tokens: set[str] | list[Place], question: str
     words = content_words(sentence)
     if not words:
         return 0.0
-    places = [({_decimal(w) for w in passage_tokens},)] if isinstance(passage_tokens, set) else passage_tokens
+    places = [(tuple(_decimal(w) for w in passage_tokens),)] if isinstance(passage_tokens, set) else passage_tokens
     added, subject = claim(sentence, question) if question else (words, set())
     if not added:
         return 0.0
@@ -187,16 +193,28 @@ def support(sentence: str, passage_tokens: set[str] | list[Place], question: str
 
 def _number_place(words: set[str], subject: set[str], numbers: set[str], place: Place) -> float:
     """How well a passage sentence holding one of the claimed numbers is about the claim: the best, over such
-    sentences, of the share of the claim's subject it holds and the share of its own words the claim restates
-    ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71"). A number next to another
-    name or label ("TechCorp: James Mitchell, (415) 555-0100" for the escrow agent's phone) scores low."""
+    sentences, of the share of the claim's subject it holds and the share of the words next to the number
+    that the claim restates ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71"). A
+    number printed next to another name or label ("TechCorp: James Mitchell (CEO), (415) 555-0100" for the
+    escrow agent's phone) scores low."""
     claimed = {stem(w) for w in words}
     best = 0.0
     for sentence in place:
-        if numbers & sentence:
-            own = {w for w in sentence if not is_number(w)}
-            best = max(best, _share(subject, {stem(w) for w in sentence}), _share(own, claimed) if own else 0.0)
+        if not numbers.intersection(sentence):
+            continue
+        near = _near(sentence, numbers)
+        restated = _share(near, claimed) if near else 0.0
+        best = max(best, _share(subject, {stem(w) for w in sentence}), restated)
     return best
+
+
+def _near(tokens: tuple[str, ...], numbers: set[str]) -> set[str]:
+    """The words (not numbers) within :data:`NEAR_TOKENS` tokens of one of ``numbers`` in a sentence."""
+    near: set[str] = set()
+    for i, token in enumerate(tokens):
+        if token in numbers:
+            near.update(t for t in tokens[max(0, i - NEAR_TOKENS) : i + NEAR_TOKENS + 1] if not is_number(t))
+    return near
 
 
 def _decimal(token: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.page_image import render_page
 from ingest.indexer import index_folder
-from rag.evidence import find_evidence, quote_answer, sentence_spans
+from rag.evidence import find_evidence, numbers_found, quote_answer, sentence_spans
 from rag.retrieve import Passage, Retriever
 from rag.settings import Settings
 from tests.conftest import make_pdf
@@ -80,3 +80,10 @@ def test_sentence_spans_join_headings_and_cut_table_rows() -> None:
     assert sentence_spans("", "en") == []
     short = "Le chat dort. Le chien du voisin aboie fort ce soir."
     assert sentence_spans(short, "fr") == [(0, len(short))], "a three-word sentence joins the next one"
+
+
+def test_a_code_the_passages_do_not_hold_means_no_quote_answers() -> None:
+    passages = [Passage(0, "/d/m.pdf", 3, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6)]
+    assert not numbers_found("What does error E35 mean?", passages)
+    assert numbers_found("What does error E57 mean?", passages)
+    assert numbers_found("How do I clean the filter?", passages)
