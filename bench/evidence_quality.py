@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--curve", action="store_true", help="print the threshold trade-off")
     parser.add_argument("--show", action="store_true", help="print each row's first quote")
     parser.add_argument("--new-words", type=int, default=3, help="rag.evidence.NEW_WORDS")
+    parser.add_argument("--max-sentences", type=int, default=12, help="rag.evidence.MAX_SENTENCES")
     args = parser.parse_args()
     weights = [float(w) for w in args.weights.split(",")]
     right: dict[float, list[float]] = {w: [] for w in weights}
@@ -96,7 +97,12 @@ def main() -> None:
             first = anywhere = 0
             for row, retrieval in zip(rows, retrievals, strict=True):
                 quotes = find_evidence(
-                    row["query"], retrieval.passages, retriever.embedder, cosine_weight=weight, new_words=args.new_words
+                    row["query"],
+                    retrieval.passages,
+                    retriever.embedder,
+                    cosine_weight=weight,
+                    new_words=args.new_words,
+                    max_sentences=args.max_sentences,
                 )
                 if args.show and weight == weights[0]:
                     top = quotes[0] if quotes else None
