@@ -59,6 +59,11 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(STEM_LANGUAGES[language])
 
 
+def stem_word(word: str, language: str) -> str:
+    """The Snowball stem of one word in ``language`` ("en" or "fr")."""
+    return _stemmer(language).stemWord(word)
+
+
 _LETTERS_DIGITS = re.compile(r"[a-z]{2,}|\d{2,}")
 
 

@@ -20,7 +20,7 @@ from rag.prompt import REFUSALS, build_messages, is_refusal
 from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings, get_settings
 
-QUOTE_MIN_SCORE = 0.5
+QUOTE_MIN_SCORE = 0.6
 """Evidence score (``rag.evidence``) from which the best quote replaces a refused or unsupported answer."""
 
 

@@ -64,6 +64,9 @@ class Quote:
     start: int
     """Character offsets of the quote in its passage's text."""
     end: int
+    coverage: float = 0.0
+    """Share of the question's content words the quote holds, each weighted by its rarity among the passages'
+    sentences: how much of what is asked the quote is about."""
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -198,10 +201,10 @@ def find_evidence(
         added = len(candidate.stems - asked)
         score = cosine_weight * cosine + (1 - cosine_weight) * overlap(candidate)
         score *= (1 + min(added, new_words) / new_words) / 2
-        scored.append((score, candidate))
-    scored.sort(key=lambda pair: -pair[0])
+        scored.append((score, candidate, overlap(candidate)))
+    scored.sort(key=lambda row: -row[0])
     quotes: list[Quote] = []
-    for score, candidate in scored:
+    for score, candidate, coverage in scored:
         if len(quotes) == limit or (quotes and score < quotes[0].score - QUOTE_MARGIN):
             break
         if any(_overlaps(candidate, q) for q in quotes):
@@ -217,6 +220,7 @@ def find_evidence(
                 round(score, 4),
                 candidate.start,
                 candidate.end,
+                round(coverage, 4),
             )
         )
     return quotes

@@ -1,7 +1,7 @@
 """Checking an answer against its passages, sentence by sentence.
 
 A sentence is *supported* by a passage when at least half of its content words (the BM25 tokens:
-accent-folded, stopwords dropped, matched on their first five letters) and every number or code
+accent-folded, stopwords dropped, matched on their Snowball stems in English and French) and every number or code
 it contains occur in one place of that passage: two consecutive sentences. The model is asked to
 answer, never to refuse (asked to, Qwen 1.5B refused half of the answerable dev questions), so
 this check is what turns an answer the passages do not carry into "the documents do not say"
@@ -12,7 +12,9 @@ it adds to the question. A sentence that adds none ("The optimisers cited are [1
 markers) is *vacuous* and never supported; at least half of the added words must be in the
 supporting place; and a number the claim adds must sit in a passage sentence that is about the
 claim: one holding at least half of the sentence's *subject* (its words taken from the question, else
-the question's own words), or one whose words next to the number the claim mostly restates. So a real figure under
+the question's own words; each weighted by its rarity among the passages' sentences, so "Atlas-7", in every
+sentence, does not make up for "grinder burrs"), or one whose words next to the number the claim mostly
+restates, in a place that holds at least half of the subject. So a real figure under
 another label (a warranty for another part, the phone number printed next to another person's name)
 does not pass. A sentence clearly written in the other language than the question is unsupported.
 Missing citations are attached where one passage clearly supports a
@@ -23,11 +25,13 @@ sentence before and the pointer is dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
-from ingest.keyword_index import tokenize
+from ingest.keyword_index import STEM_LANGUAGES, stem_word, tokenize
 from rag.citations import MARKER, cited_numbers, strip_markers
 from rag.language import is_other_language
 from rag.retrieve import Passage
@@ -127,9 +131,15 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(_decimal(w) for w in tokenize(_PAGE_REFERENCE.sub(" ", strip_markers(text))))
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """First five letters of a word ("working" and "work", "backflushing" and "backflush" meet); numbers whole."""
-    return word if is_number(word) else word[:5]
+    """The word's Snowball stem in English, then in French ("working" and "work", "optimiseurs" and
+    "optimiseur" meet, in whichever language the answer is); numbers and codes whole."""
+    if is_number(word):
+        return word
+    for language in STEM_LANGUAGES:
+        word = stem_word(word, language)
+    return word
 
 
 def is_number(word: str) -> bool:
@@ -154,20 +164,47 @@ def claim(sentence: str, question: str) -> tuple[set[str], set[str]]:
     return added, (words - added) or asked
 
 
-def _share(words: set[str], stems: set[str]) -> float:
-    return sum(stem(w) in stems for w in words) / len(words) if words else 1.0
+def _share(words: set[str], stems: set[str], rarity: dict[str, float] | None = None) -> float:
+    """Share of ``words`` whose stem is in ``stems``, each word weighted by ``rarity`` when given."""
+    if not words:
+        return 1.0
+    if rarity is None:
+        return sum(stem(w) in stems for w in words) / len(words)
+    top = max(rarity.values(), default=1.0)
+    # "atlas-7" also gives the tokens "atlas" and "7" (for keyword search): weigh the whole word once
+    parts = {part for w in words if "-" in w or "_" in w for part in re.split(r"[-_]", w)}
+    weights = {w: rarity.get(stem(w), top) for w in words if w not in parts}
+    total = sum(weights.values())
+    return sum(weight for w, weight in weights.items() if stem(w) in stems) / total if total else 1.0
 
 
-def support(sentence: str, passage_tokens: set[str] | list[Place], question: str = "") -> float:
+def rarity_weights(passages: list[Passage]) -> dict[str, float]:
+    """How rare each stem is among the sentences of the passages (inverse sentence frequency): a word in every
+    sentence ("Atlas-7" in its own manual) says little about what a sentence is about. A stem in no sentence
+    gets the largest weight."""
+    sentences = [{stem(w) for w in _tokens(s)} for p in passages for s in _BOUNDARY.split(p.text) if s.strip()]
+    counts: dict[str, int] = {}
+    for stems in sentences:
+        for key in stems:
+            counts[key] = counts.get(key, 0) + 1
+    total = len(sentences)
+    weights = {key: math.log(1 + (total + 1) / (count + 0.5)) for key, count in counts.items()}
+    weights[""] = math.log(1 + (total + 1) / 0.5)  # the weight of a stem no sentence holds
+    return weights
+
+
+def support(
+    sentence: str, passage_tokens: set[str] | list[Place], question: str = "", rarity: dict[str, float] | None = None
+) -> float:
     """How well one place of a passage supports a sentence (0..1; 0 for a sentence without content words).
 
     ``passage_tokens`` is one token set or the places of :func:`passage_windows`; words match on their
-    first five letters. A number or code (a token with a digit) the place does not contain makes the
+    stems. A number or code (a token with a digit) the place does not contain makes the
     support 0: "error E35 means ..." is not supported by a passage about E57. Without ``question``,
     support is the share of the sentence's content words in the place. With it, it is the smallest of
     that share, the share of the words the sentence adds to the question, and, when it adds a number,
-    how well a passage sentence holding that number is about the claim (:func:`_number_place`); a
-    sentence that adds nothing is vacuous (0).
+    how well a passage sentence holding that number is about the claim (:func:`_number_place`, its subject
+    words weighted by ``rarity``, see :func:`rarity_weights`); a sentence that adds nothing is vacuous (0).
     """
     words = content_words(sentence)
     if not words:
@@ -186,25 +223,29 @@ def support(sentence: str, passage_tokens: set[str] | list[Place], question: str
         stems = {stem(w) for w in window}
         score = min(_share(words, stems), _share(added, stems))
         if question and new_numbers:
-            score = min(score, _number_place(words, subject, new_numbers, place))
+            score = min(score, _number_place(words, subject, new_numbers, place, rarity))
         best = max(best, score)
     return best
 
 
-def _number_place(words: set[str], subject: set[str], numbers: set[str], place: Place) -> float:
+def _number_place(
+    words: set[str], subject: set[str], numbers: set[str], place: Place, rarity: dict[str, float] | None = None
+) -> float:
     """How well a passage sentence holding one of the claimed numbers is about the claim: the best, over such
-    sentences, of the share of the claim's subject it holds and the share of the words next to the number
-    that the claim restates ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71"). A
-    number printed next to another name or label ("TechCorp: James Mitchell (CEO), (415) 555-0100" for the
-    escrow agent's phone) scores low."""
+    sentences, of the share of the claim's subject it holds, and the share of the words next to the number
+    that the claim restates ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71") when
+    the place holds the subject too. A number printed next to another name or label ("TechCorp: James Mitchell
+    (CEO), (415) 555-0100" for the escrow agent's phone), or a figure about another part ("a 36-month parts
+    warranty" for the grinder burrs), scores low."""
     claimed = {stem(w) for w in words}
+    in_place = _share(subject, {stem(w) for w in set().union(*place)}, rarity)
     best = 0.0
     for sentence in place:
         if not numbers.intersection(sentence):
             continue
         near = _near(sentence, numbers)
         restated = _share(near, claimed) if near else 0.0
-        best = max(best, _share(subject, {stem(w) for w in sentence}), restated)
+        best = max(best, _share(subject, {stem(w) for w in sentence}, rarity), min(restated, in_place))
     return best
 
 
@@ -228,12 +269,13 @@ def check_answer(
     """The answer with citations repaired, and a check per sentence: judged on its claim when ``question`` is
     given (see the module docstring), and never supported when clearly not in ``language`` ("en"/"fr")."""
     places = [passage_windows(p.text) for p in passages]
+    rarity = rarity_weights(passages)
     checks, out = [], []
     for sentence in fold_pointers(split_answer(text)):
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
         vacuous = is_pointer(sentence) or not (claim(sentence, question)[0] if question else content_words(sentence))
         foreign = bool(language) and is_other_language(strip_markers(sentence), language)
-        scores = [0.0 if vacuous or foreign else support(sentence, p, question) for p in places]
+        scores = [0.0 if vacuous or foreign else support(sentence, p, question, rarity) for p in places]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
         cited_support = max((scores[n - 1] for n in cited), default=0.0)
         supported = cited_support >= SUPPORT_THRESHOLD

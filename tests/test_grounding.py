@@ -102,3 +102,12 @@ def test_a_list_introduced_by_a_colon_is_one_answer() -> None:
     question = "Quels optimiseurs sont cités pour entraîner un LLM ?"
     _, checks = check_answer("Les optimiseurs cités sont :\nAdam [1]\nAdamW [1]", COURSE, question, "fr")
     assert checks[0].supported
+
+
+def test_a_word_every_sentence_holds_does_not_make_up_for_the_missing_subject() -> None:
+    burrs = "What is the warranty on the grinder burrs of the Atlas-7?"
+    _, checks = check_answer("The warranty on the grinder burrs of the Atlas-7 is 36 months [1].", MANUAL, burrs)
+    assert not checks[0].supported, "'Atlas-7' and 'warranty' are in every sentence; 'grinder burrs' in none"
+    parts = "What is the warranty on the parts of the Atlas-7?"
+    _, checks = check_answer("The warranty on the parts of the Atlas-7 is 36 months [1].", MANUAL, parts)
+    assert checks[0].supported
