@@ -1,8 +1,8 @@
 """Question -> retrieval -> evidence quotes -> prompt -> streamed answer -> checked citations. Used by CLI and app.
 
 When the model's answer is a refusal, is vacuous, or its first sentence is unsupported, the best
-evidence quote answers instead, marked as a quotation (``quoted``), if it scores at least
-:data:`QUOTE_MIN_SCORE`; otherwise the answer is "the documents do not say".
+evidence quote answers instead, marked as a quotation (``quoted``), when :func:`quote_stands_in`;
+otherwise the answer is "the documents do not say".
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
 from rag.evidence import Evidence, Quote, gather_evidence, numbers_found, quote_answer
-from rag.grounding import SentenceCheck, check_answer
+from rag.grounding import SentenceCheck, check_answer, claim, content_words, stem
 from rag.language import detect_language
 from rag.llm import Generation, LocalLLM, get_llm
 from rag.prompt import REFUSALS, build_messages, is_refusal
@@ -21,8 +21,15 @@ from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings, get_settings
 
 QUOTE_MIN_SCORE = 0.6
-"""Evidence score (``rag.evidence``) from which the best quote replaces a refused or unsupported answer."""
-
+"""Evidence score (``rag.evidence``) from which the best quote answers when the model refused or said nothing."""
+VACUOUS_QUOTE_SCORE = 0.4
+"""Lower bar when the model's answer was vacuous ("Yes, X is allowed [1]." repeating the question, "X are [1]."):
+the model pointed at the passages without saying what they hold."""
+AGREEMENT = 0.5
+"""An unsupported answer gives way to the quote only when the quote holds more than this share of the words the
+answer adds to the question: the quote then carries what the model tried to say. A quote that does not is no
+answer to what was asked either (on the unanswerable dev questions, the model's invented figure and the best
+quote had nothing in common)."""
 
 @dataclass
 class Answer:
@@ -181,10 +188,9 @@ class QA:
         checks: list[SentenceCheck],
         timings: dict,
     ) -> Answer:
-        """The answer when the model's cannot stand: the best quote if it scores well enough (and the passages hold
-        the question's numbers and codes), else a refusal."""
+        """The answer when the model's cannot stand: the best quote if :func:`quote_stands_in`, else a refusal."""
         passages = retrieval.passages
-        if evidence and evidence[0].score >= QUOTE_MIN_SCORE and numbers_found(question, passages):
+        if evidence and quote_stands_in(evidence[0], question, passages, checks):
             best = evidence[0]
             citations = [Citation.of(best.number, passages[best.number - 1])]
             text = quote_answer(best, language)
@@ -194,3 +200,31 @@ class QA:
         refusal = REFUSALS[language]
         grounded = not checks  # a refusal the model made itself is honest; an unsupported answer is not
         return Answer(question, refusal, language, True, grounded, [], passages, checks, timings, evidence, draft=draft)
+
+
+def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks: list[SentenceCheck]) -> bool:
+    """Whether the best quote answers in place of a model answer that cannot stand (``checks``: the check of
+    each of its sentences; none when the model refused or said nothing).
+
+    Never when a number or code of the question is in no passage (the passages are about something else). After
+    a refusal, only a quote scoring :data:`QUOTE_MIN_SCORE`; after a vacuous opening sentence,
+    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding more than :data:`AGREEMENT` of the
+    words the claim adds to the question (the fact the model read, in the document's own words).
+    """
+    if not numbers_found(question, passages):
+        return False
+    if not checks:
+        return quote.score >= QUOTE_MIN_SCORE
+    first = checks[0]
+    if first.vacuous:
+        return quote.score >= VACUOUS_QUOTE_SCORE
+    return agreement(first.text, question, quote.text) > AGREEMENT
+
+
+def agreement(sentence: str, question: str, quote: str) -> float:
+    """Share of the words ``sentence`` adds to ``question`` (its claim) that ``quote`` holds, matched on stems."""
+    added = claim(sentence, question)[0]
+    if not added:
+        return 0.0
+    held = {stem(w) for w in content_words(quote)}
+    return sum(stem(w) in held for w in added) / len(added)

@@ -12,6 +12,7 @@ from ingest import store
 from ingest.embedder import Embedder, get_embedder
 from ingest.keyword_index import tokenize
 from ingest.store import Collection
+from rag.language import detect_language
 from rag.settings import Settings, get_settings
 
 RRF_K = 60
@@ -95,6 +96,14 @@ class Retriever:
             self._generation = live
         return self._collection
 
+    def keyword_weight(self, question: str) -> float:
+        """Weight of the BM25 ranking in the fusion: higher for a question in a language the embedding model was
+        not trained on (a French question to the English MiniLM), whose dense ranking is the weaker one."""
+        known = {code.strip() for code in self.settings.embed_languages.split(",")}
+        if detect_language(question) in known:
+            return self.settings.keyword_weight
+        return self.settings.keyword_weight_other_language
+
     def search(self, question: str, k: int | None = None, hybrid: bool = True) -> Retrieval:
         """Top ``k`` passages for ``question``."""
         k = k or self.settings.top_k
@@ -110,7 +119,7 @@ class Retriever:
         ranked = [dense]
         if hybrid:
             ranked.append([chunk_id for chunk_id, _ in collection.keyword_index().search(question, pool)])
-        weights = [1.0, self.settings.keyword_weight]
+        weights = [1.0, self.keyword_weight(question)]
         fused = distinct(reciprocal_rank_fusion(ranked, weights=weights), collection, k)
         chosen = {chunk_id for chunk_id, _ in fused}
         passages = []

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from app.page_image import render_page
 from ingest.indexer import index_folder
-from rag.evidence import find_evidence, numbers_found, quote_answer, sentence_spans
+from rag.answer import AGREEMENT, agreement, quote_stands_in
+from rag.evidence import Quote, find_evidence, numbers_found, quote_answer, sentence_spans
+from rag.grounding import check_answer
 from rag.retrieve import Passage, Retriever
 from rag.settings import Settings
 from tests.conftest import make_pdf
@@ -87,3 +89,21 @@ def test_a_code_the_passages_do_not_hold_means_no_quote_answers() -> None:
     assert not numbers_found("What does error E35 mean?", passages)
     assert numbers_found("What does error E57 mean?", passages)
     assert numbers_found("How do I clean the filter?", passages)
+
+
+def test_a_quote_stands_in_for_an_unsupported_answer_only_when_it_carries_the_claim() -> None:
+    text = "Backflushing with Cafiza detergent is recommended weekly. Descaling is due every 60 days."
+    passages = [Passage(0, "/d/m.pdf", 1, 0, len(text), text, 0.6)]
+    quote = Quote(text.split(". ")[0] + ".", 1, "m.pdf", "/d/m.pdf", 1, 0.45, 0, 56)
+    question = "How often should I backflush the espresso machine?"
+    said = "Backflushing the espresso machine should be performed weekly with Cafiza [2]."
+    checks = check_answer(said, passages, question)[1]
+    assert agreement(said, question, quote.text) > AGREEMENT
+    assert quote_stands_in(quote, question, passages, checks), "the quote says what the model tried to say"
+    invented = "The espresso machine must be backflushed every 3 days by a technician [1]."
+    checks = check_answer(invented, passages, question)[1]
+    assert not checks[0].supported and not quote_stands_in(quote, question, passages, checks)
+    vacuous = "Yes, you should backflush the espresso machine [1]."
+    checks = check_answer(vacuous, passages, question)[1]
+    assert checks[0].vacuous and quote_stands_in(quote, question, passages, checks)
+    assert not quote_stands_in(quote, question, passages, []), "after a refusal only a strong quote answers"
