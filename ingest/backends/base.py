@@ -69,6 +69,10 @@ class IndexReader(Protocol):
         """Exact cosine between a unit query vector and the given chunks."""
         ...
 
+    def file_chunks(self, source: str) -> list[tuple[int, Chunk]]:
+        """The (id, chunk) pairs of one file in reading order (empty when it is not indexed)."""
+        ...
+
 
 class IndexWriter(Protocol):
     """One writing run; changes become visible to readers at :meth:`commit` (or earlier, per file)."""

@@ -76,6 +76,11 @@ class LocalReader:
         index = self.collection.vectors.index
         return {int(i): float(np.dot(index.reconstruct(int(i)), vector)) for i in ids}
 
+    def file_chunks(self, source: str) -> list[tuple[int, Chunk]]:
+        """The file's chunks in reading order."""
+        record = self.collection.files.get(source) if self.collection else None
+        return [(i, self.collection.chunks[i]) for i in record.chunk_ids] if record else []
+
 
 class LocalWriter:
     """Changes a private copy of the live generation; :meth:`commit` writes it as the next generation."""

@@ -124,6 +124,20 @@ def _query_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for token in tokenize(text) for w in _WORD.findall(token)))
 
 
+def _chunk(row: tuple) -> tuple[int, Chunk]:
+    chunk = Chunk(
+        source=row[1],
+        page=row[2],
+        page_end=row[3],
+        start=row[4],
+        end=row[5],
+        section=row[6],
+        title=row[7],
+        text=row[10],
+    )
+    return int(row[0]), chunk
+
+
 def _source_filter(sources: Sources[str] | None) -> tuple[str, list]:
     if sources is None:
         return "", []
@@ -150,7 +164,7 @@ class PostgresReader:
         if not self.searchable or (sources is not None and not sources):
             return []
         where, params = _source_filter(sources)
-        self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, k)}")
+        self.conn.execute(f"SET LOCAL hnsw.ef_search = {min(max(EF_SEARCH, k), 1000)}")
         if where:
             self.conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
         query = np.asarray(vector, dtype=np.float32)
@@ -180,19 +194,12 @@ class PostgresReader:
         rows = self.conn.execute(
             f"SELECT {_CHUNK_COLUMNS} FROM rag_chunks WHERE id = ANY(%s)", [sorted({int(i) for i in ids})]
         ).fetchall()
-        return {
-            row[0]: Chunk(
-                source=row[1],
-                page=row[2],
-                page_end=row[3],
-                start=row[4],
-                end=row[5],
-                section=row[6],
-                title=row[7],
-                text=row[10],
-            )
-            for row in rows
-        }
+        return dict(_chunk(row) for row in rows)
+
+    def file_chunks(self, source: str) -> list[tuple[int, Chunk]]:
+        """The file's chunks in reading order."""
+        rows = self.conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM rag_chunks WHERE source = %s ORDER BY id", [source])
+        return [_chunk(row) for row in rows.fetchall()]
 
     def cosine(self, vector: np.ndarray, ids: Iterable[int]) -> dict[int, float]:
         """Exact cosine with the stored vectors."""
