@@ -21,7 +21,7 @@ from rag import cli
 from rag.retrieve import Retriever
 from rag.settings import Settings, get_settings
 from tests.conftest import make_pdf
-from tests.test_index import FILLER, _corpus, _index_in_child, _write, _write_versions
+from tests.test_index import FILLER, _corpus, _index_in_child, _write
 
 
 def _all_chunks(settings: Settings) -> dict[int, Chunk]:
@@ -249,27 +249,51 @@ def _pg_settings(settings: Settings, url: str, monkeypatch: pytest.MonkeyPatch) 
     return get_settings()
 
 
+DOCS = 10
+
+
+def _small_versions(docs: Path, word: str) -> None:
+    """DOCS files of three one-chunk pages, each page naming the file's code word."""
+    for i in range(DOCS):
+        make_pdf(docs / f"doc{i:02d}.pdf", [f"Document {i} says the code word is {word}{i}. " + FILLER * 2] * 3)
+
+
+def _new_files(settings: Settings, before: dict[str, StoredFile]) -> int:
+    index = open_store(settings)
+    try:
+        return sum(f.sha256 != before[f.source].sha256 for f in index.files())
+    finally:
+        index.close()
+
+
 def test_postgres_kill_9_during_indexing_leaves_every_file_whole(
     tmp_path: Path, settings: Settings, pg_url: str, embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _pg_settings(settings, pg_url, monkeypatch)
     docs = tmp_path / "docs"
-    _write_versions(docs, "zebra")
+    _small_versions(docs, "zebra")
     index_folder(docs, settings, embedder)
-    for moment, word in enumerate(["lion", "zebra", "lion"], 1):
-        _write_versions(docs, word)
-        child = _index_in_child(settings, docs, RAG_EMBED_BATCH_SIZE="4")
-        time.sleep(4 + 3 * moment)
-        os.kill(child.pid, signal.SIGKILL)
+    replaced = []
+    for word in ("lion", "zebra"):
+        before = {f.source: f for f in open_store(settings).files()}
+        _small_versions(docs, word)
+        child = _index_in_child(settings, docs, RAG_EMBED_BATCH_SIZE="1")  # a commit every 16 chunks
+        deadline = time.monotonic() + 300
+        while child.poll() is None and not _new_files(settings, before) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)  # right after its first committed file
         child.wait()
         words = _code_words(settings)
-        for i in range(12):
+        for i in range(DOCS):
             found = [w for w in words if w.endswith((f"a{i}", f"n{i}"))]
             assert len(found) == 3 and len(set(found)) == 1, f"doc {i}: {found} (each file whole, old or new)"
+        replaced.append(_new_files(settings, before))
         assert Retriever(settings, embedder).search("the code word of document 3", k=1).passages
+    print("files replaced before each kill:", replaced)
+    assert all(n > 0 for n in replaced), "each killed run had committed files"
     report = index_folder(docs, settings, embedder)
-    assert report.counts["failed"] == 0
-    assert _code_words(settings) == sorted(f"lion{i}" for i in range(12) for _ in range(3))
+    assert report.counts["failed"] == 0 and report.counts["unchanged"] == replaced[-1]
+    assert _code_words(settings) == sorted(f"zebra{i}" for i in range(DOCS) for _ in range(3))
 
 
 def test_postgres_readers_keep_answering_while_two_writers_index(
@@ -277,10 +301,10 @@ def test_postgres_readers_keep_answering_while_two_writers_index(
 ) -> None:
     settings = _pg_settings(settings, pg_url, monkeypatch)
     docs = tmp_path / "docs"
-    _write_versions(docs, "zebra")
+    _small_versions(docs, "zebra")
     index_folder(docs, settings, embedder)
-    _write_versions(docs, "lion")
-    writers = [_index_in_child(settings, docs, RAG_EMBED_BATCH_SIZE="4") for _ in range(2)]
+    _small_versions(docs, "lion")
+    writers = [_index_in_child(settings, docs, RAG_EMBED_BATCH_SIZE="1") for _ in range(2)]
     retriever = Retriever(settings, embedder)
     queries, errors = 0, []
     while any(w.poll() is None for w in writers):
@@ -289,11 +313,12 @@ def test_postgres_readers_keep_answering_while_two_writers_index(
         except Exception as exc:
             errors.append(repr(exc))
         queries += 1
+        time.sleep(0.05)  # leave the two cores to the writers
     print(f"{queries} queries during two concurrent re-indexes")
     assert [w.returncode for w in writers] == [0, 0]
     assert errors == [], errors[:3]
     assert queries > 10
-    assert _code_words(settings) == sorted(f"lion{i}" for i in range(12) for _ in range(3))
+    assert _code_words(settings) == sorted(f"lion{i}" for i in range(DOCS) for _ in range(3))
 
 
 def test_both_stores_rank_the_same_passages_first(
