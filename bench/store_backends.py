@@ -1,9 +1,9 @@
 """Local store (FAISS + BM25 generations) against PostgreSQL + pgvector, at N synthetic chunks.
 
-Both stores get the same N chunks through the store interface (files of 100 chunks): random unit vectors
-of dimension 384 clustered around 500 topics (the scale part) and real text (the chunks of data/docs and, when it sits beside the
-checkout, ../shared/eval/localgpt, repeated with a file number) so that keyword search meets real words;
-the queries are the questions of the project's gold sets, with random unit query vectors.
+Both stores get the same N chunks through the store interface (files of 100 chunks): random unit vectors of
+dimension 384 clustered around 500 topics (the scale part) and real text (the chunks of data/docs and, when it
+sits beside the checkout, ../shared/eval/localgpt, repeated with a file number) so that keyword search meets real
+words; the queries are the questions of the project's gold sets, with query vectors drawn like the chunks'.
 
 Printed, per store: ingest (chunks/s of the whole load, commits included), adding one 10-chunk file to
 the N-chunk index, query p50/p95 of dense search, keyword search and the whole store part of a retrieval
