@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import store
+from ingest.backends import StoredFile, open_store
 from ingest.indexer import IndexReport, ProgressFn, index_folder, remove_sources, scan_folder
 from rag.settings import Settings
 
@@ -21,15 +21,17 @@ class Document:
     indexed_at: float
 
 
+def _indexed_files(settings: Settings) -> list[StoredFile]:
+    index = open_store(settings)
+    try:
+        return index.files()
+    finally:
+        index.close()
+
+
 def list_documents(settings: Settings) -> list[Document]:
     """Indexed files, sorted by name."""
-    collection = store.load(settings.index_dir)
-    if collection is None:
-        return []
-    docs = [
-        Document(r.source, Path(r.source).name, r.pages, len(r.chunk_ids), r.indexed_at)
-        for r in collection.files.values()
-    ]
+    docs = [Document(f.source, Path(f.source).name, f.pages, f.chunks, f.indexed_at) for f in _indexed_files(settings)]
     return sorted(docs, key=lambda d: (d.name.lower(), d.source))
 
 
@@ -52,8 +54,7 @@ def delete_document(source: str, settings: Settings) -> bool:
 
 def needs_first_index(settings: Settings) -> bool:
     """True when the index is empty but the documents folder holds supported files."""
-    collection = store.load(settings.index_dir)
-    if collection is not None and collection.files:
+    if _indexed_files(settings):
         return False
     return settings.docs_dir.is_dir() and bool(scan_folder(settings.docs_dir))
 

@@ -17,15 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock
-
-from ingest import store
+from ingest.backends import IndexWriter, StoredFile, open_store
 from ingest.chunking import chunk_document
 from ingest.embedder import Embedder, get_embedder
 from ingest.extract import SUPPORTED_SUFFIXES, ExtractionError
 from ingest.parse_guard import guarded_extract_document
 from ingest.records import Chunk
-from ingest.store import Collection, FileRecord
+from ingest.store import pipeline_signature
 from rag.settings import Settings, get_settings
 
 FLUSH_BATCHES = 16
@@ -74,12 +72,6 @@ class IndexReport:
 ProgressFn = Callable[[FileStatus, int, int], None]
 
 
-def index_writer_lock(settings: Settings) -> FileLock:
-    """The lock every writer of the index holds."""
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(settings.index_dir / "write.lock"))
-
-
 def scan_folder(folder: Path) -> list[Path]:
     """Supported files below ``folder``, sorted; symlinked folders are not followed."""
     found = []
@@ -123,15 +115,16 @@ def remove_sources(sources: Iterable[str], settings: Settings | None = None) -> 
     """Drop files from the index (their documents on disk are left alone)."""
     settings = settings or get_settings()
     report = IndexReport()
-    with index_writer_lock(settings):
-        collection = store.load(settings.index_dir)
-        if collection is None:
-            return report
-        for source in sources:
-            if collection.remove_file(source):
-                report.files.append(FileStatus(source, "removed"))
-        if report.files:
-            store.commit(collection, settings.index_dir)
+    index = open_store(settings)
+    try:
+        with index.write() as writer:
+            for source in sources:
+                if writer.remove_file(source):
+                    report.files.append(FileStatus(source, "removed"))
+            if report.files:
+                writer.commit()
+    finally:
+        index.close()
     return report
 
 
@@ -146,26 +139,26 @@ def _run(
     embedder = embedder or get_embedder(settings.embed_model, settings.embed_backend, settings.embed_batch_size)
     started = time.perf_counter()
     report = IndexReport()
-    with index_writer_lock(settings):
-        collection = store.load(settings.index_dir)
-        pipeline = store.pipeline_signature(settings)
-        if collection is None or collection.embed_model != embedder.name or collection.pipeline != pipeline:
-            collection = Collection(embed_model=embedder.name, dim=embedder.dim, pipeline=pipeline)
-        files_before = len(collection.files)
-        present = {_source(p) for p in paths}
-        todo, finished = _triage(paths, collection, settings)
-        report.files.extend(finished)
-        for source in [s for s in collection.files if owned(s) and s not in present]:
-            collection.remove_file(source)
-            report.files.append(FileStatus(source, "removed"))
-        total = len(report.files) + len(todo)
-        for done, status in enumerate(report.files, 1):
-            if progress:
-                progress(status, done, total)
-        changed = len(collection.files) != files_before
-        changed |= _embed_all(todo, collection, embedder, settings, report, progress, total)
-        if changed:
-            store.commit(collection, settings.index_dir)
+    index = open_store(settings)
+    try:
+        with index.write(embedder.name, embedder.dim, pipeline_signature(settings)) as writer:
+            files_before = len(writer.files())
+            present = {_source(p) for p in paths}
+            todo, finished = _triage(paths, writer, settings)
+            report.files.extend(finished)
+            for source in [s for s in writer.files() if owned(s) and s not in present]:
+                writer.remove_file(source)
+                report.files.append(FileStatus(source, "removed"))
+            total = len(report.files) + len(todo)
+            for done, status in enumerate(report.files, 1):
+                if progress:
+                    progress(status, done, total)
+            changed = len(writer.files()) != files_before
+            changed |= _embed_all(todo, writer, embedder, settings, report, progress, total)
+            if changed:
+                writer.commit()
+    finally:
+        index.close()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -179,13 +172,14 @@ def _source(path: Path) -> str:
 
 
 def _triage(
-    paths: list[Path], collection: Collection, settings: Settings
+    paths: list[Path], writer: IndexWriter, settings: Settings
 ) -> tuple[list[tuple[Path, str, str, str]], list[FileStatus]]:
     """Split files into those to parse and those already settled (unchanged, too large, duplicate, unreadable).
 
     A file with the same content as another one (already indexed, or earlier in this run) is
     skipped as a duplicate, so the same passage never fills two of the top-k places.
     """
+    files = writer.files()
     finished: list[FileStatus] = []
     hashed: list[tuple[Path, str, str]] = []
     seen: dict[str, str] = {}
@@ -200,9 +194,9 @@ def _triage(
         except OSError as exc:
             finished.append(FileStatus(source, "failed", f"cannot read file: {exc.strerror or exc}"))
             continue
-        known = collection.files.get(source)
+        known = files.get(source)
         if known and known.sha256 == digest:
-            finished.append(FileStatus(source, "unchanged", pages=known.pages, chunks=len(known.chunk_ids)))
+            finished.append(FileStatus(source, "unchanged", pages=known.pages, chunks=known.chunks))
             seen.setdefault(digest, source)
         else:
             hashed.append((path, source, digest))
@@ -211,10 +205,10 @@ def _triage(
         twin = seen.setdefault(digest, source)
         if twin != source:
             finished.append(FileStatus(source, "skipped", f"duplicate of {Path(twin).name}"))
-            if source in collection.files:
-                collection.remove_file(source)
+            if source in files:
+                writer.remove_file(source)
         else:
-            todo.append((path, source, digest, "updated" if source in collection.files else "added"))
+            todo.append((path, source, digest, "updated" if source in files else "added"))
     return todo, finished
 
 
@@ -223,7 +217,7 @@ class _Parsed:
     path: Path
     source: str
     status: str
-    record: FileRecord | None = None
+    record: StoredFile | None = None
     chunks: list[Chunk] = field(default_factory=list)
     error: str = ""
 
@@ -233,7 +227,7 @@ def _parse(path: Path, source: str, digest: str, status: str, settings: Settings
         document = guarded_extract_document(path, source, settings)
         chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap)
         pages = max(p.page for p in document.pages)
-        record = FileRecord(source, digest, path.stat().st_size, pages=pages, chunk_ids=[])
+        record = StoredFile(source, digest, path.stat().st_size, pages=pages, chunks=len(chunks))
         return _Parsed(path, source, status, record, chunks)
     except ExtractionError as exc:
         return _Parsed(path, source, status, error=str(exc))
@@ -247,14 +241,14 @@ def _parse(path: Path, source: str, digest: str, status: str, settings: Settings
 
 def _embed_all(
     todo: list[tuple[Path, str, str, str]],
-    collection: Collection,
+    writer: IndexWriter,
     embedder: Embedder,
     settings: Settings,
     report: IndexReport,
     progress: ProgressFn | None,
     total: int,
 ) -> bool:
-    """Parse in a background thread, embed here in batches, add to ``collection``."""
+    """Parse in a background thread, embed here in batches, add to the index through ``writer``."""
     if not todo:
         return False
     parsed: queue.Queue[_Parsed | None] = queue.Queue(maxsize=8)
@@ -278,7 +272,7 @@ def _embed_all(
         offset = 0
         for item in pending:
             n = len(item.chunks)
-            collection.add_file(item.record, item.chunks, vectors[offset : offset + n])
+            writer.add_file(item.record, item.chunks, vectors[offset : offset + n])
             offset += n
             status = FileStatus(item.source, item.status, pages=item.record.pages, chunks=n)
             report.files.append(status)
@@ -298,7 +292,7 @@ def _embed_all(
         if sum(len(p.chunks) for p in pending) >= FLUSH_BATCHES * settings.embed_batch_size:
             flush()
             if time.monotonic() - last_commit > settings.commit_seconds:
-                store.commit(collection, settings.index_dir)
+                writer.commit()
                 last_commit = time.monotonic()
     if pending:
         flush()

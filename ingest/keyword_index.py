@@ -108,8 +108,8 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Top-k (chunk id, BM25 score) with a positive score."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score) with a positive score; only chunks in ``allowed`` when it is given."""
         if not len(self.ids):
             return []
         vocab = self.bm25.vocab_dict or {}
@@ -117,7 +117,8 @@ class KeywordIndex:
         if not tokens:
             return []
         k = min(k, len(self.ids))
-        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        mask = None if allowed is None else np.isin(self.ids, allowed).astype(np.float32)
+        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1, weight_mask=mask)
         return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def save(self, folder: Path) -> None:

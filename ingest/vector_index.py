@@ -33,13 +33,22 @@ class VectorIndex:
             return 0
         return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) for each query row; missing slots have id -1."""
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) for each query row; missing slots have id -1.
+
+        ``allowed`` restricts the search to those ids inside FAISS (an ``IDSelectorBatch``), so the k
+        results are the best of the allowed vectors, not what is left of a global top-k.
+        """
         query = np.ascontiguousarray(np.atleast_2d(query), dtype=np.float32)
         k = max(1, min(k, len(self))) if len(self) else 1
         if not len(self):
             return np.zeros((len(query), 0), np.float32), np.zeros((len(query), 0), np.int64)
-        return self.index.search(query, k)
+        if allowed is None:
+            return self.index.search(query, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        return self.index.search(query, k, params=faiss.SearchParameters(sel=selector))
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (the caller makes the write atomic)."""

