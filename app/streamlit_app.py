@@ -12,6 +12,7 @@ Tests drive uploads without the browser widget by putting ``(name, bytes)`` pair
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -383,6 +384,9 @@ def render_passage(number: int, passage: Passage, lang: str, key: str, expanded:
             st.dialog(title, width="large")(show_whole_page)(passage.source, passage.page, passage.text, lang)
 
 
+_HEADING_MARKS = re.compile(r"(?m)^#{1,6}[ \t]+")
+
+
 def render_text_preview(passage: Passage, lang: str) -> None:
     """For a document without page images: the text of its page (slide, part) with the passage highlighted."""
     path = Path(passage.source)
@@ -391,10 +395,11 @@ def render_text_preview(passage: Passage, lang: str) -> None:
     except Exception as exc:
         st.caption(t("error", lang, error=escape_markdown(str(exc))))
         return
+    text = _HEADING_MARKS.sub("", text)  # headings of Word, slides, EPUB and web pages are stored as "# Title"
     if not text:
         return
     st.caption(t("text_preview", lang))
-    with st.container(border=True, height=320):
+    with st.container(border=True):
         st.markdown(highlighted_markdown(text, locate(text, passage.text)))
 
 
