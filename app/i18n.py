@@ -13,8 +13,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "language": {"en": "Interface language", "fr": "Langue de l'interface"},
     "documents": {"en": "Documents", "fr": "Documents"},
     "no_documents": {
-        "en": "No document indexed yet. Add PDF, .txt or .md files below.",
-        "fr": "Aucun document indexé. Ajoutez des fichiers PDF, .txt ou .md ci-dessous.",
+        "en": "No document indexed yet. Add PDF, Word, PowerPoint, OpenDocument, EPUB, HTML, .txt or .md files below.",
+        "fr": "Aucun document indexé. Ajoutez des fichiers PDF, Word, PowerPoint, OpenDocument, EPUB, HTML, .txt "
+        "ou .md ci-dessous.",
     },
     "doc_details": {
         "en": "{pages} pages · {chunks} passages · indexed {when}",
@@ -24,8 +25,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "deleted": {"en": "Deleted {name}", "fr": "{name} supprimé"},
     "upload": {"en": "Add documents", "fr": "Ajouter des documents"},
     "upload_help": {
-        "en": "PDF, .txt or .md, up to {mb:g} MB each. They are stored in {folder} and indexed.",
-        "fr": "PDF, .txt ou .md, jusqu'à {mb:g} Mo chacun. Ils sont enregistrés dans {folder} puis indexés.",
+        "en": "PDF, .docx, .pptx, .odt, .epub, .html, .txt or .md, up to {mb:g} MB each. They are stored in "
+        "{folder} and indexed.",
+        "fr": "PDF, .docx, .pptx, .odt, .epub, .html, .txt ou .md, jusqu'à {mb:g} Mo chacun. Ils sont enregistrés "
+        "dans {folder} puis indexés.",
     },
     "indexing": {"en": "Indexing {n} file(s)…", "fr": "Indexation de {n} fichier(s)…"},
     "reindexing": {"en": "Re-indexing the documents folder…", "fr": "Réindexation du dossier des documents…"},
@@ -57,10 +60,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "searching": {"en": "Searching the documents…", "fr": "Recherche dans les documents…"},
     "searched_for": {"en": "Searched for: {question}", "fr": "Recherche : {question}"},
     "sources": {"en": "Sources found", "fr": "Sources trouvées"},
-    "source_label": {"en": "[{n}] {name} — page {page}", "fr": "[{n}] {name} — page {page}"},
+    "source_label": {"en": "[{n}] {name} — {page}", "fr": "[{n}] {name} — {page}"},
     "citations": {"en": "Citations", "fr": "Citations"},
     "evidence": {"en": "Quoted from the documents", "fr": "Extraits cités des documents"},
-    "quote_source": {"en": "[{n}] {name}, page {page}", "fr": "[{n}] {name}, page {page}"},
+    "quote_source": {"en": "[{n}] {name}, {page}", "fr": "[{n}] {name}, {page}"},
     "quote_on_page": {"en": "[{n}] {name}, page {page}: on the page", "fr": "[{n}] {name}, page {page} : sur la page"},
     "quoted_answer": {
         "en": "The model's answer was not supported by the passages, so this is the documents' own sentence "
@@ -101,7 +104,20 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "rewrite_time": {"en": " · rewrite {rewrite_s:.1f} s", "fr": " · reformulation {rewrite_s:.1f} s"},
     "error": {"en": "Something went wrong: {error}", "fr": "Une erreur est survenue : {error}"},
-    "clear_chat": {"en": "Clear the conversation", "fr": "Effacer la conversation"},
+    "conversations": {"en": "Conversations", "fr": "Conversations"},
+    "new_conversation": {"en": "New conversation", "fr": "Nouvelle conversation"},
+    "no_conversations": {"en": "No saved conversation yet.", "fr": "Aucune conversation enregistrée."},
+    "this_conversation": {"en": "This conversation", "fr": "Cette conversation"},
+    "conversation_title": {"en": "Title", "fr": "Titre"},
+    "rename": {"en": "Rename", "fr": "Renommer"},
+    "export_markdown": {"en": "Export as Markdown", "fr": "Exporter en Markdown"},
+    "delete_conversation": {"en": "Delete this conversation", "fr": "Supprimer cette conversation"},
+    "conversation_deleted": {"en": "Conversation deleted", "fr": "Conversation supprimée"},
+    "feedback_comment": {
+        "en": "What was wrong? (optional, saved with your rating)",
+        "fr": "Qu'est-ce qui n'allait pas ? (facultatif, enregistré avec votre avis)",
+    },
+    "text_preview": {"en": "In the document:", "fr": "Dans le document :"},
     "status_added": {"en": "added", "fr": "ajouté"},
     "status_updated": {"en": "updated", "fr": "mis à jour"},
     "status_removed": {"en": "removed", "fr": "retiré"},
@@ -116,6 +132,17 @@ def t(key: str, lang: str = "en", **values: object) -> str:
     entry = STRINGS[key]
     text = entry.get(lang) or entry["en"]
     return text.format(**values) if values else text
+
+
+_UNITS_FR = {"slide": "diapositive", "slides": "diapositives", "part": "partie", "parts": "parties"}
+
+
+def localise_place(label: str, lang: str) -> str:
+    """A place label of :func:`ingest.locations.location_label` in the interface language."""
+    if lang != "fr":
+        return label
+    word, _, rest = label.partition(" ")
+    return f"{_UNITS_FR.get(word, word)} {rest}" if rest else label
 
 
 def language_from_locale(locale: str | None) -> str:

@@ -74,6 +74,30 @@ def quoted_answer_markdown(answer: Answer, lang: str = "en") -> str:
     return "> " + answer_markdown(answer, lang)
 
 
+def highlighted_markdown(text: str, ranges: list[tuple[int, int]], context: int = 600) -> str:
+    """``text`` as escaped Markdown with ``ranges`` highlighted, cut to ``context`` characters around them."""
+    if ranges:
+        start, end = max(0, ranges[0][0] - context), min(len(text), ranges[-1][1] + context)
+    else:
+        start, end = 0, min(len(text), 2 * context)
+
+    def plain(piece: str) -> str:
+        return "  \n".join(" ".join(line.split(" ")) for line in escape_markdown(piece, lines=False).split("\n"))
+
+    out, cursor = ["…" if start else ""], start
+    for begin, stop in ranges:
+        begin, stop = max(begin, cursor), min(stop, end)
+        if stop <= begin:
+            continue
+        out.append(plain(text[cursor:begin]))
+        out.append(f":orange-background[{escape_markdown(' '.join(text[begin:stop].split()), lines=False)}]")
+        cursor = stop
+    out.append(plain(text[cursor:end]))
+    if end < len(text):
+        out.append("…")
+    return "".join(out)
+
+
 def timings_caption(timings: dict[str, float], lang: str = "en", refused: bool = False) -> str:
     """One small line: retrieval ms, time to first token, tokens/s, total (and rewrite time)."""
     values = {

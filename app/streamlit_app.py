@@ -2,6 +2,9 @@
 
 The UI is thin: it calls the same functions as the ``rag`` CLI (``index_files``/``index_folder``,
 ``QA.retrieve``/``QA.stream``). Run with ``streamlit run app/streamlit_app.py`` (``scripts/run.sh``).
+Conversations are saved in ``$RAG_HOME/conversations.sqlite3`` (:mod:`rag.conversations`): a question
+before its answer streams, the answer when it is finished. The open conversation's id is kept in the
+URL (``?c=...``), so a browser reload reopens it; a new browser session opens the latest one.
 
 Tests drive uploads without the browser widget by putting ``(name, bytes)`` pairs in
 ``st.session_state["pending_uploads"]`` before a run; they are handled exactly like uploaded files.
@@ -9,6 +12,7 @@ Tests drive uploads without the browser widget by putting ``(name, bytes)`` pair
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,12 +25,23 @@ if __package__ in (None, ""):  # `streamlit run app/streamlit_app.py` puts app/ 
 import streamlit as st
 
 from app.documents import delete_document, list_documents, needs_first_index, reindex_docs
-from app.i18n import LANGUAGES, language_from_locale, t
-from app.page_image import render_page
-from app.render import answer_markdown, escape_markdown, quote_markdown, quoted_answer_markdown, timings_caption
+from app.i18n import LANGUAGES, language_from_locale, localise_place, t
+from app.page_image import locate, render_page
+from app.render import (
+    answer_markdown,
+    escape_markdown,
+    highlighted_markdown,
+    quote_markdown,
+    quoted_answer_markdown,
+    timings_caption,
+)
 from app.uploads import UploadResult, ingest_uploads
+from ingest.extract import SUPPORTED_SUFFIXES
 from ingest.indexer import FileStatus, IndexReport, ProgressFn
+from ingest.locations import has_page_images, location_label
+from ingest.parse_guard import guarded_extract_document
 from rag.answer import QA, Answer
+from rag.conversations import ConversationStore, Message, export_markdown
 from rag.evidence import Quote
 from rag.followup import rewrite_question
 from rag.llm import LocalLLM, get_llm, installed_models
@@ -36,6 +51,8 @@ from rag.settings import Settings, get_settings
 # Session-state key: ``[(name, bytes), ...]`` handled like files from the uploader (used by tests).
 # (A comment, not a docstring: Streamlit "magic" would print a bare string on the page.)
 PENDING_UPLOADS = "pending_uploads"
+CONVERSATION_PARAM = "c"  # URL query parameter holding the open conversation's id
+NEW = "new"  # its value for a conversation not started yet
 
 
 # ---------------------------------------------------------------- cached resources (once per server process)
@@ -62,6 +79,132 @@ def page_png(
     was located. ``mtime`` only keys the cache."""
     rendered = render_page(Path(source), page, passage, scale)
     return rendered.png(excerpt), rendered.found
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def page_text(source: str, mtime: float, page: int) -> str:
+    """The cleaned text of one page (slide, part) of a document, read again through the parsing worker.
+    ``mtime`` only keys the cache."""
+    document = guarded_extract_document(Path(source), source, get_settings())
+    return next((p.text for p in document.pages if p.page == page), "")
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def conversation_store() -> ConversationStore:
+    """The conversations of this data folder."""
+    return ConversationStore.for_settings(get_settings())
+
+
+def turns_from(messages: list[Message]) -> list[dict]:
+    """Saved messages as the chat's turns (the dictionaries :func:`answer_turn` makes)."""
+    turns: list[dict] = []
+    question = ""
+    for m in messages:
+        if m.role == "user":
+            question = m.text
+            turns.append({"role": "user", "content": m.text, "id": m.id})
+            continue
+        turn = {"role": "assistant", "question": question, "searched": m.searched or question, "id": m.id,
+                "rewrite_s": m.timings.get("rewrite_s", 0.0), "rating": m.rating, "comment": m.comment}  # fmt: skip
+        if m.answer is None:
+            turn["error"] = m.error
+        else:
+            turn["answer"] = m.answer
+        turns.append(turn)
+    return turns
+
+
+def open_conversation(store: ConversationStore, conversation_id: str | None) -> None:
+    """Show a saved conversation (None: a new, empty one) and name it in the URL."""
+    st.session_state.conversation_id = conversation_id
+    st.session_state.messages = turns_from(store.messages(conversation_id)) if conversation_id else []
+    st.query_params[CONVERSATION_PARAM] = conversation_id or NEW
+
+
+def restore_conversation(store: ConversationStore) -> None:
+    """Once per browser session: the conversation the URL names, else the latest one."""
+    if "conversation_id" in st.session_state:
+        return
+    wanted = st.query_params.get(CONVERSATION_PARAM)
+    latest = store.latest() if wanted is None else None
+    if wanted and wanted != NEW and store.get(wanted) is not None:
+        open_conversation(store, wanted)
+    else:
+        open_conversation(store, latest.id if latest else None)
+
+
+def sidebar_conversations(box, store: ConversationStore, lang: str) -> None:
+    """The conversation list (title, date), new conversation, and rename / export / delete of the open one."""
+    box.subheader(t("conversations", lang))
+    if box.button(t("new_conversation", lang), icon=":material/add:", key="new_conversation", width="stretch"):
+        open_conversation(store, None)
+        st.rerun()
+    current = st.session_state.get("conversation_id")
+    conversations = store.list()
+    if not conversations:
+        box.caption(t("no_conversations", lang))
+    for conversation in conversations[:50]:
+        when = datetime.fromtimestamp(conversation.updated).strftime("%Y-%m-%d %H:%M")
+        kind = "primary" if conversation.id == current else "secondary"
+        label = f"{escape_markdown(conversation.title, lines=False)} · {when}"
+        if box.button(label, key=f"conv:{conversation.id}", type=kind, width="stretch"):
+            open_conversation(store, conversation.id)
+            st.rerun()
+    opened = store.get(current) if current else None
+    if opened is None:
+        return
+    with box.expander(t("this_conversation", lang)):
+        title = st.text_input(t("conversation_title", lang), value=opened.title, key=f"title:{opened.id}")
+        if st.button(t("rename", lang), icon=":material/edit:", key="rename_conversation") and title.strip():
+            store.rename(opened.id, title)
+            st.rerun()
+        markdown = export_markdown(opened, store.messages(opened.id))
+        st.download_button(
+            t("export_markdown", lang),
+            markdown.encode("utf-8"),
+            file_name=f"{_file_stem(opened.title)}.md",
+            mime="text/markdown",
+            icon=":material/download:",
+            key="export_conversation",
+        )
+        if st.button(t("delete_conversation", lang), icon=":material/delete:", key="delete_conversation"):
+            store.delete(opened.id)
+            open_conversation(store, None)
+            st.toast(t("conversation_deleted", lang))
+            st.rerun()
+
+
+def _file_stem(title: str) -> str:
+    stem = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()[:60]
+    return stem or "conversation"
+
+
+def save_feedback(message: dict) -> None:
+    """Store the thumbs (and comment) of an answer (a widget callback)."""
+    value = st.session_state.get(f"fb:{message['id']}")
+    comment = st.session_state.get(f"fbc:{message['id']}", "") if value == 0 else ""
+    rating = None if value is None else (1 if value == 1 else -1)
+    conversation_store().set_feedback(message["id"], rating, comment)
+    message["rating"], message["comment"] = rating or 0, comment
+
+
+def render_feedback(message: dict, lang: str) -> None:
+    """Thumbs up/down under a saved answer; a comment box after a thumbs down."""
+    key = f"fb:{message['id']}"
+    if key not in st.session_state and message.get("rating"):
+        st.session_state[key] = 1 if message["rating"] > 0 else 0
+    st.feedback("thumbs", key=key, on_change=save_feedback, args=(message,))
+    if st.session_state.get(key) == 0:
+        comment_key = f"fbc:{message['id']}"
+        st.session_state.setdefault(comment_key, message.get("comment", ""))
+        st.text_input(t("feedback_comment", lang), key=comment_key, on_change=save_feedback, args=(message,))
+
+
+def place(source: str, page: int, page_end: int, section: str, lang: str) -> str:
+    """Where a passage or quote is, in the interface language: "page 3", "slide 2", "§ Setup"."""
+    return localise_place(location_label(source, page, page_end, section), lang)
 
 
 # ---------------------------------------------------------------- settings and language
@@ -179,7 +322,7 @@ def sidebar_documents(settings: Settings, lang: str) -> int:
     uploader_key = f"uploader_{st.session_state.setdefault('uploader_round', 0)}"
     uploaded = side.file_uploader(
         t("upload", lang),
-        type=["pdf", "txt", "md", "markdown"],
+        type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES),
         accept_multiple_files=True,
         key=uploader_key,
         help=t("upload_help", lang, mb=settings.max_file_mb, folder=escape_markdown(str(settings.docs_dir))),
@@ -197,9 +340,6 @@ def sidebar_documents(settings: Settings, lang: str) -> int:
         st.rerun()
     for kind, line in st.session_state.get("index_summary", []):
         getattr(side, kind)(escape_markdown(line))
-    if st.session_state.get("messages") and side.button(t("clear_chat", lang), key="clear_chat", width="stretch"):
-        st.session_state.messages = []
-        st.rerun()
     return len(docs)
 
 
@@ -218,8 +358,8 @@ def show_whole_page(source: str, page: int, passage: str, lang: str) -> None:
 
 def render_passage(number: int, passage: Passage, lang: str, key: str, expanded: bool = False) -> None:
     """An expander with the passage (as plain text), its page image with the passage highlighted, and a zoom."""
-    pages = f"{passage.page}–{passage.page_end}" if passage.page_end > passage.page else passage.page
-    label = t("source_label", lang, n=number, name=passage.name, page=pages)
+    where = place(passage.source, passage.page, passage.page_end, passage.section, lang)
+    label = t("source_label", lang, n=number, name=passage.name, page=where)
     with st.expander(escape_markdown(label), expanded=expanded):
         if passage.section:
             st.caption(escape_markdown(f"§ {passage.section}"))
@@ -228,7 +368,8 @@ def render_passage(number: int, passage: Passage, lang: str, key: str, expanded:
         if not path.is_file():
             st.caption(t("file_missing", lang))
             return
-        if path.suffix.lower() != ".pdf":
+        if not has_page_images(passage.source):
+            render_text_preview(passage, lang)
             return
         try:
             png, found = page_png(passage.source, path.stat().st_mtime, passage.page, passage.text, 1.5, True)
@@ -243,14 +384,40 @@ def render_passage(number: int, passage: Passage, lang: str, key: str, expanded:
             st.dialog(title, width="large")(show_whole_page)(passage.source, passage.page, passage.text, lang)
 
 
-def render_quotes(quotes: list[Quote], lang: str) -> None:
+_HEADING_MARKS = re.compile(r"(?m)^#{1,6}[ \t]+")
+
+
+def render_text_preview(passage: Passage, lang: str) -> None:
+    """For a document without page images: the text of its page (slide, part) with the passage highlighted."""
+    path = Path(passage.source)
+    try:
+        text = page_text(passage.source, path.stat().st_mtime, passage.page)
+    except Exception as exc:
+        st.caption(t("error", lang, error=escape_markdown(str(exc))))
+        return
+    text = _HEADING_MARKS.sub("", text)  # headings of Word, slides, EPUB and web pages are stored as "# Title"
+    if not text:
+        return
+    st.caption(t("text_preview", lang))
+    with st.container(border=True):
+        st.markdown(highlighted_markdown(text, locate(text, passage.text)))
+
+
+def quote_place(quote: Quote, passages: list[Passage], lang: str) -> str:
+    """Where a quote is (its passage gives the section of documents without pages)."""
+    section = passages[quote.number - 1].section if 0 < quote.number <= len(passages) else ""
+    return place(quote.source, quote.page, 0, section, lang)
+
+
+def render_quotes(quotes: list[Quote], passages: list[Passage], lang: str) -> None:
     """The evidence quotes as block quotes with file and page (no widgets: shown as soon as retrieval ends)."""
     if not quotes:
         return
     st.caption(t("evidence", lang))
     for quote in quotes:
         st.markdown(quote_markdown(quote.text, lang))
-        st.caption(escape_markdown(t("quote_source", lang, n=quote.number, name=quote.name, page=quote.page)))
+        where = quote_place(quote, passages, lang)
+        st.caption(escape_markdown(t("quote_source", lang, n=quote.number, name=quote.name, page=where)))
 
 
 def render_quote_page(quote: Quote, passages: list[Passage], lang: str, expanded: bool = False) -> None:
@@ -289,7 +456,8 @@ def render_sources_preview(passages: list[Passage], lang: str) -> None:
     """The retrieved passages as soon as retrieval ends (no widgets: redrawn when the answer is done)."""
     st.caption(t("sources", lang))
     for number, passage in enumerate(passages, 1):
-        with st.expander(escape_markdown(t("source_label", lang, n=number, name=passage.name, page=passage.page))):
+        where = place(passage.source, passage.page, passage.page_end, passage.section, lang)
+        with st.expander(escape_markdown(t("source_label", lang, n=number, name=passage.name, page=where))):
             st.text(passage.text)
 
 
@@ -327,10 +495,13 @@ def render_answer(message: dict, index: int, lang: str) -> None:
         if others:
             with st.expander(t("all_passages", lang, n=len(answer.passages))):
                 for number, passage in enumerate(answer.passages, 1):
-                    st.caption(escape_markdown(t("source_label", lang, n=number, name=passage.name, page=passage.page)))
+                    where = place(passage.source, passage.page, passage.page_end, passage.section, lang)
+                    st.caption(escape_markdown(t("source_label", lang, n=number, name=passage.name, page=where)))
                     st.text(passage.text)
     timings = {**answer.timings, "rewrite_s": message.get("rewrite_s", 0.0)}
     st.caption(timings_caption(timings, lang, answer.refused))
+    if message.get("id"):
+        render_feedback(message, lang)
 
 
 def _escaped(pieces: Iterator[str]) -> Iterator[str]:
@@ -343,8 +514,8 @@ def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
     return [(m["searched"], m["answer"].answer) for m in messages if m["role"] == "assistant" and m.get("answer")]
 
 
-def answer_turn(question: str, settings: Settings, lang: str, index: int) -> dict:
-    """Rewrite (follow-ups), retrieve, show sources, stream the answer, then draw the finished turn."""
+def answer_turn(question: str, settings: Settings, lang: str, index: int, store: ConversationStore) -> dict:
+    """Rewrite (follow-ups), retrieve, show sources, stream the answer, save it, then draw the finished turn."""
     message = {"role": "assistant", "question": question, "searched": question, "rewrite_s": 0.0}
     history = history_pairs(st.session_state.messages)
     try:
@@ -363,7 +534,7 @@ def answer_turn(question: str, settings: Settings, lang: str, index: int) -> dic
             if message["searched"] != question:
                 st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
             evidence = qa.evidence(message["searched"], retrieval)
-            render_quotes(evidence.quotes, lang)
+            render_quotes(evidence.quotes, retrieval.passages, lang)
             render_sources_preview(retrieval.passages, lang)
             if llm is None:
                 with st.spinner(t("loading_model", lang)):
@@ -374,6 +545,13 @@ def answer_turn(question: str, settings: Settings, lang: str, index: int) -> dic
         message["answer"] = stream.result
     except Exception as exc:
         message["error"] = t("error", lang, error=f"{type(exc).__name__}: {exc}")
+    message["id"] = store.add_answer(
+        st.session_state.conversation_id,
+        message.get("answer"),
+        message["searched"],
+        message.get("error", ""),
+        {"rewrite_s": message["rewrite_s"]},
+    )
     render_answer(message, index, lang)
     return message
 
@@ -390,9 +568,12 @@ def main() -> None:
     st.caption(t("subtitle", lang))
     first_start(base, lang)
     settings = session_settings(base, lang)
+    store = conversation_store()
+    restore_conversation(store)
+    conversations_box = st.sidebar.container()  # filled last, so a conversation started below is listed
     count = sidebar_documents(settings, lang)
 
-    messages = st.session_state.setdefault("messages", [])
+    messages = st.session_state.messages
     for index, message in enumerate(messages):
         with st.chat_message(message["role"]):
             if message["role"] == "user":
@@ -402,11 +583,17 @@ def main() -> None:
     if not count and not messages:
         st.info(t("empty_index", lang))
     if question := st.chat_input(t("ask", lang)):
-        messages.append({"role": "user", "content": question})
+        if st.session_state.conversation_id is None:
+            st.session_state.conversation_id = store.create(question).id
+            st.query_params[CONVERSATION_PARAM] = st.session_state.conversation_id
+        # Saved before the answer streams: a crash loses at most the answer in flight.
+        question_id = store.add_question(st.session_state.conversation_id, question)
+        messages.append({"role": "user", "content": question, "id": question_id})
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
-            messages.append(answer_turn(question, settings, lang, len(messages)))
+            messages.append(answer_turn(question, settings, lang, len(messages), store))
+    sidebar_conversations(conversations_box, store, lang)
 
 
 main()

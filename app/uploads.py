@@ -10,7 +10,8 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from ingest.extract import PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
+from ingest.extract import PDF_SUFFIXES, SUPPORTED_NAMES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
+from ingest.formats import RICH_SUFFIXES, upload_problem
 from ingest.indexer import IndexReport, ProgressFn, index_files
 from rag.settings import Settings
 
@@ -39,11 +40,11 @@ def safe_name(name: str) -> str:
     return stem + suffix
 
 
-def check_content(name: str, data: bytes, max_mb: float) -> None:
+def check_content(name: str, data: bytes, max_mb: float, max_unpacked_mb: float = 1024.0) -> None:
     """Raise :class:`UploadError` unless ``data`` is what the extension of ``name`` claims, within the size cap."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UploadError(f"unsupported file type '{suffix or name}' (PDF, .txt and .md are read)")
+        raise UploadError(f"unsupported file type '{suffix or name}' ({SUPPORTED_NAMES} are read)")
     if not data:
         raise UploadError("empty file (0 bytes)")
     if len(data) > max_mb * 1024 * 1024:
@@ -53,6 +54,8 @@ def check_content(name: str, data: bytes, max_mb: float) -> None:
             raise UploadError("not a PDF: the file does not start with a PDF header")
     elif suffix in TEXT_SUFFIXES:
         _check_text(data)
+    elif suffix in RICH_SUFFIXES and (problem := upload_problem(data, suffix, max_unpacked_mb)):
+        raise UploadError(problem)
 
 
 def _check_text(data: bytes) -> None:
@@ -67,10 +70,10 @@ def _check_text(data: bytes) -> None:
             raise UploadError("not a text file (no known encoding decodes it)") from None
 
 
-def store_upload(name: str, data: bytes, folder: Path, max_mb: float) -> Path:
+def store_upload(name: str, data: bytes, folder: Path, max_mb: float, max_unpacked_mb: float = 1024.0) -> Path:
     """Check ``data`` and write it as ``folder/safe_name(name)`` (replacing a file of that name) atomically."""
     target_name = safe_name(name)
-    check_content(target_name, data, max_mb)
+    check_content(target_name, data, max_mb, max_unpacked_mb)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / target_name
     if target.resolve().parent != folder.resolve():
@@ -100,7 +103,8 @@ def ingest_uploads(
     result = UploadResult()
     for name, data in files:
         try:
-            result.stored.append(store_upload(name, data, settings.docs_dir, settings.max_file_mb))
+            stored = store_upload(name, data, settings.docs_dir, settings.max_file_mb, settings.max_unpacked_mb)
+            result.stored.append(stored)
         except (UploadError, OSError) as exc:
             result.rejected.append((name, str(exc)))
     if result.stored:

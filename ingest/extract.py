@@ -29,7 +29,10 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES
+RICH_SUFFIXES = {".docx", ".pptx", ".odt", ".epub", ".html", ".htm"}
+"""Read by :mod:`ingest.formats` (python-docx, python-pptx, odfpy, ebooklib, trafilatura)."""
+SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | RICH_SUFFIXES
+SUPPORTED_NAMES = "PDF, .txt, .md, .docx, .pptx, .odt, .epub and .html"
 
 BROKEN_ENCODING = "unreadable text (broken font encoding)"
 SHORT_PAGE_CHARS = 200
@@ -50,6 +53,8 @@ class ExtractOptions:
     ocr_dpi: int = 300
     ocr_max_pages: int = 200
     ocr_page_timeout_s: float = 60.0
+    max_unpacked_mb: float = 1024.0
+    """A ZIP-based document (.docx, .pptx, .odt, .epub) that would unpack to more is refused as a zip bomb."""
 
 
 OcrNotice = Callable[[int], None]
@@ -84,8 +89,13 @@ def extract_document(
         texts = _pdf_texts(path, options, on_ocr, meta)
     elif suffix in TEXT_SUFFIXES:
         texts = [_decode_text(path.read_bytes())]
+    elif suffix in RICH_SUFFIXES:
+        from ingest.formats import read_rich  # imports this module
+
+        rich = read_rich(path, options.max_unpacked_mb)
+        texts, meta["title"] = rich.pages, rich.title
     else:
-        raise ExtractionError(f"unsupported file type '{suffix or path.name}' (PDF, .txt and .md are read)")
+        raise ExtractionError(f"unsupported file type '{suffix or path.name}' ({SUPPORTED_NAMES} are read)")
     pages = [Page(source, number, clean) for number, raw in enumerate(texts, 1) if (clean := clean_text(raw))]
     if not pages:
         raise ExtractionError("no extractable text (the file is empty or holds only blank pages)")

@@ -42,6 +42,7 @@ def options_from(settings: Settings) -> ExtractOptions:
         ocr_dpi=settings.ocr_dpi,
         ocr_max_pages=settings.ocr_max_pages,
         ocr_page_timeout_s=settings.ocr_page_timeout_s,
+        max_unpacked_mb=settings.max_unpacked_mb,
     )
 
 

@@ -16,6 +16,13 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def _place(passage) -> str:
+    """Where a passage is: "page 3", "slide 2", or the section of a Word/EPUB/web document."""
+    from ingest.locations import location_label
+
+    return location_label(passage.source, passage.page, passage.page_end, passage.section)
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """Sync a folder into the index, with a progress bar and a summary."""
     from tqdm import tqdm
@@ -73,7 +80,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         print("The index is empty: run `rag index FOLDER` first.")
         return 1
     for rank, p in enumerate(retrieval.passages, 1):
-        print(f"{rank}. {p.name}, {p.page_label}  (cosine {p.score:.3f})  {p.source}")
+        print(f"{rank}. {p.name}, {_place(p)}  (cosine {p.score:.3f})  {p.source}")
         if p.section:
             print(f"   § {p.section}")
         print(textwrap.indent(textwrap.fill(p.text, 100), "   "))
@@ -83,6 +90,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer a question from the documents, streaming it to the terminal."""
+    from ingest.locations import location_label
     from rag.answer import QA
 
     qa = QA(settings)
@@ -92,7 +100,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("Evidence (quoted from the documents):")
         for quote in evidence.quotes:
             print(textwrap.indent(textwrap.fill(f'"{" ".join(quote.text.split())}"', 96), "  "))
-            print(f"    [{quote.number}] {quote.name}, page {quote.page}")
+            section = retrieval.passages[quote.number - 1].section
+            print(f"    [{quote.number}] {quote.name}, {location_label(quote.source, quote.page, 0, section)}")
         print(flush=True)
     stream = qa.stream(args.question, retrieval, evidence)
     streamed = []
@@ -112,14 +121,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.refused and answer.passages:
         print("\nClosest passages:")
         for p in answer.passages[:3]:
-            print(f"  - {p.name}, page {p.page} (cosine {p.score:.2f})")
+            print(f"  - {p.name}, {_place(p)} (cosine {p.score:.2f})")
     for check in answer.sentences:
         if not check.supported:
             print(f"  ! not supported by the passages: {check.text}")
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f"  [{c.number}] {c.name}, page {c.page}  ({c.source})")
+            print(f"  [{c.number}] {c.name}, {_place(answer.passages[c.number - 1])}  ({c.source})")
     t = answer.timings
     print(
         f"\n(retrieval {t.get('retrieval_s', 0) * 1000:.0f} ms, evidence {t.get('evidence_s', 0) * 1000:.0f} ms, "
@@ -167,6 +176,22 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nmisses at k={args.k}:")
         for r in misses:
             print(f"  {r['id']}: {r['query']}\n      top: {', '.join(r['top'][:3])}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the thumbs-down answers of the app's conversations as a gold JSON-lines file to look at."""
+    from rag.conversations import ConversationStore, feedback_gold_rows
+
+    rows = feedback_gold_rows(ConversationStore.for_settings(settings), 1 if args.up else -1)
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if args.out and args.out != "-":
+        Path(args.out).write_text(lines, encoding="utf-8")
+    else:
+        sys.stdout.write(lines)
+    kind = "thumbs-up" if args.up else "thumbs-down"
+    where = f" to {args.out}" if args.out and args.out != "-" else ""
+    print(f"{len(rows)} {kind} answer{'s' if len(rows) != 1 else ''} written{where}", file=sys.stderr)
     return 0
 
 
@@ -237,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="store_true", help="also score a naive RAG pipeline over --corpus")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("feedback", help="the app's thumbs-down answers as a gold JSON-lines file to review")
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.add_argument("--up", action="store_true", help="the thumbs-up answers instead")
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("docs", help="list indexed documents")
     p.add_argument("--json", action="store_true")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ingest.locations import location_label
 from rag.retrieve import Passage
 
 REFUSALS = {
@@ -26,7 +27,8 @@ def format_passages(passages: list[Passage], max_chars: int = 1600) -> str:
     for number, passage in enumerate(passages, 1):
         text = passage.text if len(passage.text) <= max_chars else passage.text[:max_chars] + " …"
         section = f", {passage.section}" if passage.section else ""
-        blocks.append(f"[{number}] ({passage.name}, {passage.page_label}{section})\n{text}")
+        where = location_label(passage.source, passage.page, passage.page_end)  # "page 3", "slide 2", "part 4"
+        blocks.append(f"[{number}] ({passage.name}, {where}{section})\n{text}")
     return "\n\n".join(blocks)
 
 

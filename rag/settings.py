@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(200.0, description="Larger files are skipped with a message.")
     parse_timeout_s: float = Field(120.0, description="Reading one file may take this long (plus OCR time).")
     parse_memory_mb: int = Field(2048, description="Memory (address space) limit of the parsing process.")
+    max_unpacked_mb: float = Field(
+        1024.0, description="A .docx/.pptx/.odt/.epub that would unpack to more is refused as a zip bomb."
+    )
     ocr_enabled: bool = Field(True, description="OCR pages without a text layer with Tesseract.")
     ocr_tesseract: str = Field("tesseract", description="Tesseract command or full path.")
     ocr_languages: str = Field("eng+fra", description="Tesseract languages for OCR.")

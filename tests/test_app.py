@@ -19,9 +19,12 @@ from app.render import answer_markdown, escape_markdown, quote_markdown, timings
 from app.uploads import UploadError, check_content, ingest_uploads, safe_name, store_upload
 from ingest import store
 from rag.answer import Answer
+from rag.conversations import ConversationStore
 from rag.grounding import SentenceCheck
 from rag.settings import Settings, get_settings
 from tests.conftest import make_pdf
+from tests.documents import make_docx
+from tests.test_conversations import an_answer
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 TIMEOUT = 600  # the machine may be busy; SmolLM2 itself answers in seconds
@@ -293,3 +296,92 @@ def test_a_hostile_document_cannot_inject_into_the_page(settings: Settings, tmp_
         assert "](http://evil" not in element.value, element.value
     shown = [e.value for e in at.main.text]
     assert any("<script>alert('pwned')</script>" in value for value in shown), "shown literally, as plain text"
+
+
+# ---------------------------------------------------------------- conversations, feedback, more formats
+
+
+def saved_conversation(settings: Settings, question: str) -> tuple[ConversationStore, str, int]:
+    """A conversation saved as the app saves one: a question and its (real, cited) answer."""
+    store = ConversationStore.for_settings(settings)
+    conversation = store.create(question)
+    store.add_question(conversation.id, question)
+    return store, conversation.id, store.add_answer(conversation.id, an_answer(question), question)
+
+
+def test_a_conversation_survives_a_new_session_and_can_be_reopened(settings: Settings, tmp_path: Path) -> None:
+    at = start(settings)
+    at = upload(at, [("zorblax.pdf", pdf_bytes(tmp_path, "z.pdf", [FACTS, OTHER]))])
+    at.chat_input[0].set_value("When was the Zorblax reactor built?").run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    first = at.session_state["conversation_id"]
+    assert at.query_params["c"] == first
+    answer = at.session_state["messages"][-1]["answer"]
+    store = ConversationStore.for_settings(settings)
+    assert [m.role for m in store.messages(first)] == ["user", "assistant"]
+    assert store.get(first).title == "When was the Zorblax reactor built?"
+    at.feedback[0].set_value(0).run()  # thumbs down, then a comment
+    at.text_input(key=f"fbc:{store.messages(first)[1].id}").input("wrong year").run()
+    assert [(m.rating, m.comment) for m in store.messages(first)][1] == (-1, "wrong year")
+
+    again = start(settings)  # a new browser session on the same data folder: the latest conversation is back
+    assert again.session_state["conversation_id"] == first and again.query_params["c"] == first
+    assert len(again.chat_message) == 2 and again.chat_message[0].text[0].value == answer.question
+    shown = again.session_state["messages"][-1]["answer"]
+    assert shown.answer == answer.answer and shown.citations == answer.citations
+    assert again.feedback[0].value == 0, "the thumbs down is shown again"
+
+    again.button(key="new_conversation").click().run()
+    assert again.session_state["conversation_id"] is None and again.query_params["c"] == "new"
+    assert not again.chat_message
+    again.button(key=f"conv:{first}").click().run()
+    assert again.session_state["conversation_id"] == first and len(again.chat_message) == 2
+
+    other_store, other, _ = saved_conversation(settings, "An older question?")
+    reload = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reload.query_params["c"] = first  # a reload keeps the conversation the URL names, not the latest one
+    reload.run()
+    assert not reload.exception, reload.exception
+    assert other_store.latest().id == other and reload.session_state["conversation_id"] == first
+
+
+def test_rename_and_delete_a_conversation(settings: Settings) -> None:
+    store, older, _ = saved_conversation(settings, "What is the Zorblax reactor?")
+    store, newer, _ = saved_conversation(settings, "Who built the reactor?")
+    at = start(settings)
+    assert at.session_state["conversation_id"] == newer
+    assert at.button(key=f"conv:{newer}").label.startswith(escape_markdown("Who built the reactor?") + " · ")
+    assert t("new_conversation", "en") == at.button(key="new_conversation").label
+    at.text_input(key=f"title:{newer}").input("Reactor builders").run()
+    at.button(key="rename_conversation").click().run()
+    assert not at.exception, at.exception
+    assert store.get(newer).title == "Reactor builders"
+    assert at.button(key=f"conv:{newer}").label.startswith("Reactor builders")
+    at.button(key="delete_conversation").click().run()
+    assert not at.exception, at.exception
+    assert store.get(newer) is None and [c.id for c in store.list()] == [older]
+    assert at.session_state["conversation_id"] is None and not at.chat_message
+    assert not at.button(key=f"conv:{older}").label.startswith("Reactor")
+
+
+def test_a_docx_upload_is_answered_with_a_citation_naming_its_section(settings: Settings, tmp_path: Path) -> None:
+    sections = [
+        ("Installation", ["The Zorblax pump is installed on a concrete base by two technicians."]),
+        ("Maintenance", ["The filter of the Zorblax pump must be cleaned every 200 hours with warm water."]),
+    ]
+    data = make_docx(tmp_path / "made" / "pump.docx", sections).read_bytes()
+    at = start(settings)
+    at = upload(at, [("Pump manual.docx", data)])
+    assert not at.exception, at.exception
+    assert sidebar_texts(at) == ["Pump manual.docx"]
+    at.chat_input[0].set_value("How often must the filter of the Zorblax pump be cleaned?").run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    answer = at.session_state["messages"][-1]["answer"]
+    assert not answer.refused and answer.citations, answer.answer
+    cited = answer.passages[answer.citations[0].number - 1]
+    assert cited.name == "Pump manual.docx" and cited.section.endswith("Maintenance"), cited
+    labels = [e.label for e in at.main.expander]
+    label = escape_markdown(f"[{answer.citations[0].number}] Pump manual.docx — § {cited.section}")
+    assert label in labels, labels
+    previews = [m.value for m in at.main.markdown if ":orange-background[" in m.value]
+    assert any("200 hours" in p for p in previews), "the passage is highlighted in a text preview"

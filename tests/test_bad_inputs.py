@@ -30,6 +30,16 @@ from ingest.ocr import OCR_UNAVAILABLE, tesseract_path
 from ingest.parse_guard import guarded_extract
 from rag.settings import Settings
 from tests.conftest import make_pdf, requires_shared
+from tests.documents import (
+    encrypt_office,
+    encrypted_odt,
+    make_docx,
+    make_epub,
+    make_html,
+    make_odt,
+    make_pptx,
+    zip_bomb,
+)
 
 needs_tesseract = pytest.mark.skipif(tesseract_path() is None, reason="tesseract-ocr is not installed")
 
@@ -185,6 +195,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "dangling.pdf").symlink_to("missing-target.pdf")
     (root / "loopdir").symlink_to(".", target_is_directory=True)
     (root / "notes.docx").write_bytes(b"PK\x03\x04 not read")
+    (root / "sheet.xlsx").write_bytes(b"PK\x03\x04 not read")
     return root
 
 
@@ -213,6 +224,7 @@ EXPECTED = {
     "loop_a.pdf": ("failed", "symbolic links"),
     "loop_b.pdf": ("failed", "symbolic links"),
     "missing-target.pdf": ("failed", "No such file"),  # dangling.pdf, known by the path it points to
+    "notes.docx": ("failed", "damaged or truncated Word document"),
 }
 
 
@@ -233,7 +245,7 @@ def test_every_bad_input_gets_a_status_and_the_run_goes_on(
     # Duplicates: the second name is skipped, naming the first.
     second = files["dup_second.txt"]
     assert second.status == "skipped" and "duplicate of" in second.reason
-    assert "notes.docx" not in files, "unsupported types are not scanned"
+    assert "sheet.xlsx" not in files, "unsupported types are not scanned"
     assert not any("loopdir" in f.source for f in report.files), "symlinked folders are not followed"
     counts = report.counts
     assert counts["failed"] == sum(1 for status, _ in EXPECTED.values() if status == "failed")
@@ -498,3 +510,84 @@ def test_relative_paths_are_read_from_the_callers_folder(
     make_pdf(tmp_path / "relative.pdf", ["Found through a relative path."])
     monkeypatch.chdir(tmp_path)
     assert "relative path" in guarded_extract(Path("relative.pdf"), "relative.pdf", settings)[0].text
+
+
+# --- Word, PowerPoint, OpenDocument, EPUB, web pages ---------------------------------------------
+
+SECTIONS = [("Valves", ["The brass valve is inspected every spring by the plant engineer."])]
+MIMETYPES = {".odt": "application/vnd.oasis.opendocument.text", ".epub": "application/epub+zip"}
+INNER = {".docx": "word/document.xml", ".pptx": "ppt/presentation.xml", ".odt": "content.xml",
+         ".epub": "META-INF/container.xml"}  # fmt: skip
+MAKERS = {".docx": make_docx, ".pptx": make_pptx, ".odt": make_odt, ".epub": make_epub, ".html": make_html}
+
+
+@pytest.fixture(scope="module")
+def rich_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Good and bad files of every rich format: empty, damaged, password-protected, zip bomb, wrong content."""
+    root = tmp_path_factory.mktemp("rich_corpus")
+    (root / "empty.docx").write_bytes(b"")  # (the other empty files would be skipped as its duplicates)
+    for suffix, maker in MAKERS.items():
+        good = maker(root / f"good{suffix}", SECTIONS)
+        data = good.read_bytes()
+        (root / f"truncated{suffix}").write_bytes(data[: len(data) // 2])
+    for suffix, inner in INNER.items():
+        zip_bomb(root / f"bomb{suffix}", inner, 100, MIMETYPES.get(suffix, ""))
+        (root / f"random{suffix}").write_bytes(random.Random(suffix).randbytes(4096))
+    encrypt_office(root / "good.docx", root / "locked.docx", "hunter2")
+    encrypt_office(root / "good.pptx", root / "locked.pptx", "hunter2")
+    encrypted_odt(root / "locked.odt")
+    (root / "no_text.html").write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>", encoding="utf-8")
+    (root / "binary.html").write_bytes(b"\x00\x01 not html \x00" * 100)
+    return root
+
+
+RICH_EXPECTED = {
+    **{f"good{s}": ("added", "") for s in MAKERS},
+    "empty.docx": ("failed", "empty file (0 bytes)"),
+    "truncated.docx": ("failed", "damaged or truncated Word document (.docx)"),
+    "truncated.pptx": ("failed", "damaged or truncated PowerPoint presentation (.pptx)"),
+    "truncated.odt": ("failed", "damaged or truncated OpenDocument text (.odt)"),
+    "truncated.epub": ("failed", "damaged or truncated EPUB book"),
+    "truncated.html": ("added", ""),  # half a web page is still a web page
+    **{f"bomb{s}": ("failed", "zip bomb") for s in INNER},
+    **{f"random{s}": ("failed", "the file is not a ZIP package") for s in INNER},
+    "locked.docx": ("failed", "password-protected Word document (.docx)"),
+    "locked.pptx": ("failed", "password-protected PowerPoint presentation (.pptx)"),
+    "locked.odt": ("failed", "password-protected OpenDocument text (.odt)"),
+    "no_text.html": ("failed", "no extractable text"),
+    "binary.html": ("failed", "not a web page: binary content"),
+}
+
+
+def test_rich_formats_bad_inputs_get_clear_reasons_and_the_run_goes_on(
+    rich_corpus: Path, settings: Settings, embedder: Embedder
+) -> None:
+    report = index_folder(rich_corpus, settings, embedder)
+    files = by_name(report)
+    for status in report.files:
+        print(f"{Path(status.source).name:20} {status.status:8} {status.reason}")
+    assert set(files) == set(RICH_EXPECTED)
+    for name, (status, reason) in RICH_EXPECTED.items():
+        assert files[name].status == status, f"{name}: {files[name]}"
+        assert reason in files[name].reason, f"{name}: {files[name].reason!r}"
+
+
+@pytest.mark.parametrize("suffix", sorted(MAKERS))
+def test_empty_rich_files_are_named_empty(suffix: str, tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"")
+    with pytest.raises(ExtractionError, match=r"^empty file \(0 bytes\)$"):
+        guarded_extract(path, str(path), settings)
+
+
+def test_a_bomb_under_the_ratio_check_is_caught_by_the_unpacked_size_limit(tmp_path: Path, settings: Settings) -> None:
+    path = zip_bomb(tmp_path / "big.docx", "word/document.xml", 24)  # below the per-entry check's 32 MB
+    with pytest.raises(ExtractionError, match=r"zip bomb: the package would unpack to 24 MB \(limit 16 MB\)"):
+        guarded_extract(path, str(path), settings.model_copy(update={"max_unpacked_mb": 16}))
+
+
+def test_a_legacy_word_file_renamed_docx_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "old.docx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"WordDocument".decode().encode("utf-16-le"))
+    with pytest.raises(ExtractionError, match=r"older binary Office file \(\.doc, \.ppt\)"):
+        extract_pages(path)

@@ -158,7 +158,58 @@ def test_upload_ask_and_see_the_citation(tmp_path: Path) -> None:
         page.get_by_role("dialog").get_by_role("button", name="Close").click()
         scroll_to_last_question(page)
         page.screenshot(path=str(tmp_path / "answer.png"))
+
+        # A reload keeps the conversation: its id is in the URL and it is saved under RAG_HOME.
+        assert "c=" in page.url, page.url
+        page.reload()
+        question = "When was the Zorblax reactor built?"
+        page.get_by_test_id("stChatMessage").filter(has_text=question).first.wait_for()
+        page.get_by_test_id("stChatMessage").last.get_by_text("tokens/s", exact=False).wait_for()
+        assert page.get_by_test_id("stChatMessage").count() == 2
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_role("button", name=question).wait_for()
+        assert (home / "conversations.sqlite3").is_file()
     assert (tmp_path / "answer.png").stat().st_size > 10_000
+
+
+def test_screenshot_of_conversations(tmp_path: Path) -> None:
+    """The README's second screenshot: saved conversations in the sidebar, a Word document's answer with its
+    section and the passage highlighted in a text preview (only when SAVE_CONVERSATIONS_SCREENSHOT names a file)."""
+    target = os.environ.get("SAVE_CONVERSATIONS_SCREENSHOT")
+    if not target:
+        pytest.skip("set SAVE_CONVERSATIONS_SCREENSHOT=docs/screenshot-conversations.png to write it")
+    _requirements()
+    from rag.conversations import ConversationStore
+    from tests.documents import make_docx
+    from tests.test_conversations import an_answer
+
+    home = tmp_path / "home"
+    store = ConversationStore(home / "conversations.sqlite3")
+    for question in ("When was the Zorblax reactor built?", "Quelle est la puissance du réacteur ?"):
+        conversation = store.create(question)
+        store.add_question(conversation.id, question)
+        store.add_answer(conversation.id, an_answer(question), question)
+    sections = [
+        ("Installation", ["The Zorblax pump is installed on a concrete base by two technicians. It weighs 80 kg."]),
+        ("Maintenance", ["The filter of the Zorblax pump must be cleaned every 200 hours with warm water. "
+                         "The gasket is replaced once a year by the supplier."]),
+    ]  # fmt: skip
+    make_docx(home / "docs" / "Pump manual.docx", sections)
+    with streamlit_server(home) as url, browser_page(1400, 1100) as page:
+        page.goto(url)
+        page.get_by_test_id("stSidebar").get_by_test_id("stText").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+        page.wait_for_load_state("networkidle")
+        ask(page, "How often must the filter of the Zorblax pump be cleaned?")
+        answer = page.get_by_test_id("stChatMessage").last
+        expanders = answer.get_by_test_id("stExpander").filter(has_text="Pump manual.docx")
+        expanders.first.locator("summary").click()
+        expanders.first.get_by_test_id("stMarkdown").last.wait_for()
+        scroll_to_last_question(page)
+        path = ROOT / target if not Path(target).is_absolute() else Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
 
 
 def test_screenshot_of_default_docs(tmp_path: Path) -> None:
