@@ -26,6 +26,7 @@ import numpy as np
 import pysbd
 
 from ingest.embedder import Embedder
+from ingest.locations import location_label, unit
 from rag.grounding import content_words, is_number, stem
 from rag.language import detect_language
 from rag.retrieve import Passage
@@ -64,6 +65,8 @@ class Quote:
     start: int
     """Character offsets of the quote in its passage's text."""
     end: int
+    section: str = ""
+    """Section path of its passage (names the place in documents without pages)."""
     coverage: float = 0.0
     """Share of the question's content words the quote holds, each weighted by its rarity among the passages'
     sentences: how much of what is asked the quote is about."""
@@ -220,6 +223,7 @@ def find_evidence(
                 round(score, 4),
                 candidate.start,
                 candidate.end,
+                passage.section,
                 round(coverage, 4),
             )
         )
@@ -256,6 +260,8 @@ def quote_answer(quote: Quote, language: str) -> str:
     """A quote given as the answer, marked as a quotation with its file, page and citation marker:
     ``According to manual.pdf, p. 3: "…" [1]`` or ``D'après cours.pdf, p. 3 : « … » [1]``."""
     text = " ".join(quote.text.split())
+    paged = unit(quote.source) == "page"
+    place = f"p. {quote.page}" if paged else location_label(quote.source, quote.page, 0, quote.section)
     if language == "fr":
-        return f"D'après {quote.name}, p. {quote.page} : « {text} » [{quote.number}]"
-    return f'According to {quote.name}, p. {quote.page}: "{text}" [{quote.number}]'
+        return f"D'après {quote.name}, {place} : « {text} » [{quote.number}]"
+    return f'According to {quote.name}, {place}: "{text}" [{quote.number}]'
