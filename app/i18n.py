@@ -100,6 +100,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "recherche {retrieval_ms:.0f} ms · total {total_s:.1f} s",
     },
     "rewrite_time": {"en": " · rewrite {rewrite_s:.1f} s", "fr": " · reformulation {rewrite_s:.1f} s"},
+    "remote_model": {"en": "Model: {where}", "fr": "Modèle : {where}"},
     "error": {"en": "Something went wrong: {error}", "fr": "Une erreur est survenue : {error}"},
     "clear_chat": {"en": "Clear the conversation", "fr": "Effacer la conversation"},
     "status_added": {"en": "added", "fr": "ajouté"},

@@ -247,12 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rag`` console script."""
+    from rag.llm import GenerationError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, get_settings())
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except GenerationError as exc:  # the model server failed: no answer is printed as if it were complete
+        print(f"\nerror: no answer: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
