@@ -16,7 +16,7 @@ from ingest.indexer import index_folder
 from rag.api import create_app
 from rag.settings import Settings
 from tests.conftest import make_pdf
-from tests.servers import llama_cpp_server, rag_server, refusing_server
+from tests.servers import llama_cpp_server, rag_server, refusing_server, silent_server
 
 KEY = "s3cret-test-key"
 FACTS = (
@@ -215,3 +215,25 @@ def test_answers_through_llama_cpp_server(tmp_path: Path) -> None:
             assert body["choices"][0]["message"]["content"]
             assert body["rag"]["passages"][0]["name"] == "zorblax.pdf"
             assert body["rag"]["timings"]["first_token_s"] > 0
+
+
+def test_questions_beyond_the_queue_get_503(tmp_path: Path) -> None:
+    """One worker, no waiting room: while a question waits on a model server that never answers, the next one is
+    refused with 503 and Retry-After; the first ends with 502 when the server's timeout passes."""
+    with silent_server() as url:
+        settings = Settings(
+            home=data_home(tmp_path / "home"), llm_url=url, llm_remote_model="m", llm_timeout_s=3, api_max_waiting=0
+        )
+        settings = settings.model_copy(update={"llm_concurrency": 1})
+        with TestClient(create_app(settings)) as http:
+            body = {"messages": [{"role": "user", "content": QUESTION}]}
+            first: list[httpx.Response] = []
+            thread = threading.Thread(target=lambda: first.append(http.post("/v1/chat/completions", json=body)))
+            thread.start()
+            while http.get("/health").json()["pending_questions"] == 0 and thread.is_alive():
+                threading.Event().wait(0.05)
+            second = http.post("/v1/chat/completions", json=body)
+            thread.join(TIMEOUT)
+            assert second.status_code == 503 and second.headers["retry-after"] == "5"
+            assert "waiting for the model" in second.json()["error"]["message"]
+            assert first[0].status_code == 502 and "sent nothing for 3 s" in first[0].json()["error"]["message"]
