@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from rag.settings import Settings, get_settings
 
@@ -228,8 +229,14 @@ def get_llm(settings: Settings | None = None, model: str | None = None) -> ChatM
         return _MODELS[key]
 
 
+def public_url(url: str) -> str:
+    """``url`` without a ``user:password@`` part, fit for messages and ``/health``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
+
+
 def describe_llm(settings: Settings) -> str:
     """Where answers come from, for messages and ``/health``: the server URL or the local model setting."""
     if settings.llm_url:
-        return f"{settings.llm_url} ({settings.llm_remote_model or 'its first model'})"
+        return f"{public_url(settings.llm_url)} ({settings.llm_remote_model or 'its first model'})"
     return f"llama.cpp in process ({settings.llm_model})"

@@ -11,10 +11,11 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 
-from rag.llm import Generation, GenerationError
+from rag.llm import Generation, GenerationError, public_url
 
 ERROR_BODY_CHARS = 300
 """An error reply's body is quoted up to this many characters."""
@@ -25,8 +26,10 @@ class RemoteLLM:
 
     def __init__(self, url: str, model: str = "", api_key: str = "", timeout_s: float = 120.0) -> None:
         self.url = url.rstrip("/")
-        if not self.url.endswith("/v1"):
+        if urlsplit(self.url).path == "":  # http://host:8080 -> http://host:8080/v1; other paths are kept
             self.url += "/v1"
+        self.where = public_url(self.url)
+        """The URL as messages show it (no credentials)."""
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout_s = timeout_s
@@ -42,7 +45,7 @@ class RemoteLLM:
                     self.model = str(reply.json()["data"][0]["id"])
                 except (ValueError, KeyError, IndexError, TypeError):
                     raise GenerationError(
-                        f"the language model server at {self.url} lists no model: set RAG_LLM_REMOTE_MODEL"
+                        f"the language model server at {self.where} lists no model: set RAG_LLM_REMOTE_MODEL"
                     ) from None
             return self.model
 
@@ -50,7 +53,7 @@ class RemoteLLM:
         with self._errors():
             reply = self.client.request(method, self.url + path, **kwargs)
             if reply.status_code >= 400:
-                raise GenerationError(_status_message(self.url, reply.status_code, reply.text))
+                raise GenerationError(_status_message(self.where, reply.status_code, reply.text))
             return reply
 
     def stream_chat(
@@ -73,12 +76,12 @@ class RemoteLLM:
         with self._errors(stats), self.client.stream("POST", self.url + "/chat/completions", json=body) as reply:
             if reply.status_code >= 400:
                 text = reply.read().decode(errors="replace")
-                raise GenerationError(_status_message(self.url, reply.status_code, text))
+                raise GenerationError(_status_message(self.where, reply.status_code, text))
             for data in _sse_data(reply.iter_lines()):
                 if data == "[DONE]":
                     finished = True
                     break
-                event = _parse_event(data, self.url)
+                event = _parse_event(data, self.where)
                 _read_usage(event, stats)
                 for choice in event.get("choices") or []:
                     if choice.get("finish_reason"):
@@ -96,7 +99,7 @@ class RemoteLLM:
         stats.total_seconds = time.perf_counter() - started
         if not finished:
             raise GenerationError(
-                f"the language model server at {self.url} closed the stream before the answer was complete "
+                f"the language model server at {self.where} closed the stream before the answer was complete "
                 f"({len(stats.text_parts)} pieces received); the partial answer was discarded"
             )
 
@@ -116,7 +119,7 @@ class _ErrorTranslator:
     def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> bool:
         if exc is None or isinstance(exc, GenerationError | GeneratorExit) or not isinstance(exc, httpx.HTTPError):
             return False
-        url = self.llm.url
+        url = self.llm.where
         got = f" after {len(self.stats.text_parts)} pieces" if self.stats and self.stats.text_parts else ""
         if isinstance(exc, httpx.ConnectTimeout):
             message = f"could not connect to the language model server at {url} within {self.llm.timeout_s:g} s"

@@ -143,3 +143,18 @@ def test_app_shows_the_message_and_keeps_no_answer(indexed: Settings, monkeypatc
         assert "answer" not in turn
         errors = [e.value.replace("\\", "").replace("\u2060", "") for e in at.main.error]  # markdown-escaped
         assert any("answered HTTP 500" in e and "Traceback" not in e for e in errors), errors
+
+
+def test_url_forms_and_no_credentials_in_messages() -> None:
+    assert RemoteLLM("http://127.0.0.1:8080").url == "http://127.0.0.1:8080/v1"
+    assert RemoteLLM("http://127.0.0.1:8080/v1/").url == "http://127.0.0.1:8080/v1"
+    assert RemoteLLM("https://example.org/v1beta/openai").url == "https://example.org/v1beta/openai"
+    with refusing_server() as url:
+        secret = url.replace("http://", "http://user:hunter2@")
+        with pytest.raises(GenerationError, match="cannot reach") as caught:
+            list(
+                RemoteLLM(secret, "m", timeout_s=5).stream_chat(
+                    [{"role": "user", "content": "hi"}], 4, 0.0, Generation()
+                )
+            )
+        assert "hunter2" not in str(caught.value) and url in str(caught.value)
