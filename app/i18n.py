@@ -103,6 +103,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "recherche {retrieval_ms:.0f} ms · total {total_s:.1f} s",
     },
     "rewrite_time": {"en": " · rewrite {rewrite_s:.1f} s", "fr": " · reformulation {rewrite_s:.1f} s"},
+    "remote_model": {"en": "Model: {where}", "fr": "Modèle : {where}"},
     "error": {"en": "Something went wrong: {error}", "fr": "Une erreur est survenue : {error}"},
     "conversations": {"en": "Conversations", "fr": "Conversations"},
     "new_conversation": {"en": "New conversation", "fr": "Nouvelle conversation"},

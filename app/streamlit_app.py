@@ -44,7 +44,7 @@ from rag.answer import QA, Answer
 from rag.conversations import ConversationStore, Message, export_markdown
 from rag.evidence import Quote
 from rag.followup import rewrite_question
-from rag.llm import LocalLLM, get_llm, installed_models
+from rag.llm import ChatModel, GenerationError, describe_llm, get_llm, installed_models
 from rag.retrieve import Passage, Retriever
 from rag.settings import Settings, get_settings
 
@@ -59,7 +59,7 @@ NEW = "new"  # its value for a conversation not started yet
 
 
 @st.cache_resource(show_spinner=False)
-def load_llm(model: str, n_ctx: int, threads: int) -> LocalLLM:
+def load_llm(model: str, n_ctx: int, threads: int) -> ChatModel:
     """The generator, loaded once per server process and model."""
     return get_llm(get_settings().model_copy(update={"n_ctx": n_ctx, "threads": threads}), model)
 
@@ -221,12 +221,16 @@ def ui_language() -> str:
 def session_settings(base: Settings, lang: str) -> Settings:
     """The settings of this browser session: the sidebar's passages, model and temperature."""
     st.sidebar.subheader(t("settings", lang))
-    models = installed_models()
-    options = [*models, base.llm_model] if base.llm_model not in models else models
-    if not options:
-        st.sidebar.error(t("no_model", lang))
-        options = [base.llm_model]
-    model = st.sidebar.selectbox(t("model", lang), options, index=options.index(base.llm_model), key="model")
+    if base.llm_url:  # answers come from a model server (RAG_LLM_URL): no local model to choose
+        st.sidebar.caption(escape_markdown(t("remote_model", lang, where=describe_llm(base))))
+        model = base.llm_model
+    else:
+        models = installed_models()
+        options = [*models, base.llm_model] if base.llm_model not in models else models
+        if not options:
+            st.sidebar.error(t("no_model", lang))
+            options = [base.llm_model]
+        model = st.sidebar.selectbox(t("model", lang), options, index=options.index(base.llm_model), key="model")
     top_k = st.sidebar.slider(t("top_k", lang), 1, 10, min(max(base.top_k, 1), 10), key="top_k")
     temperature = st.sidebar.slider(
         t("temperature", lang), 0.0, 1.0, min(max(float(base.temperature), 0.0), 1.0), 0.05, key="temperature"
@@ -543,6 +547,8 @@ def answer_turn(question: str, settings: Settings, lang: str, index: int, store:
             st.write_stream(_escaped(iter(stream)))
         live.empty()
         message["answer"] = stream.result
+    except GenerationError as exc:  # the model server failed: a message, never a half answer
+        message["error"] = t("error", lang, error=str(exc))
     except Exception as exc:
         message["error"] = t("error", lang, error=f"{type(exc).__name__}: {exc}")
     message["id"] = store.add_answer(

@@ -15,7 +15,7 @@ from rag.citations import Citation, map_citations
 from rag.evidence import Evidence, Quote, gather_evidence, numbers_found, quote_answer
 from rag.grounding import SentenceCheck, check_answer, claim, content_words, stem
 from rag.language import detect_language
-from rag.llm import Generation, LocalLLM, get_llm
+from rag.llm import ChatModel, Generation, get_llm
 from rag.prompt import REFUSALS, build_messages, is_refusal
 from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings, get_settings
@@ -84,14 +84,14 @@ class QA:
     """The question-answering pipeline over the committed index."""
 
     def __init__(
-        self, settings: Settings | None = None, retriever: Retriever | None = None, llm: LocalLLM | None = None
+        self, settings: Settings | None = None, retriever: Retriever | None = None, llm: ChatModel | None = None
     ) -> None:
         self.settings = settings or get_settings()
         self.retriever = retriever or Retriever(self.settings)
         self._llm = llm
 
     @property
-    def llm(self) -> LocalLLM:
+    def llm(self) -> ChatModel:
         """The generator, loaded on first use."""
         if self._llm is None:
             self._llm = get_llm(self.settings)

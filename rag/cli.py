@@ -1,4 +1,4 @@
-"""The ``rag`` command: index a folder, search, ask, evaluate, list and remove documents."""
+"""The ``rag`` command: index a folder, search, ask, evaluate, list and remove documents, serve the HTTP API."""
 
 from __future__ import annotations
 
@@ -224,6 +224,22 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.counts["removed"] == len(sources) else 1
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the HTTP API (``rag.api``) with uvicorn until interrupted."""
+    import uvicorn
+
+    from rag.api import create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+        print(
+            f"warning: serving on {args.host} without RAG_API_KEY: anyone who can reach it can read and delete "
+            "your documents",
+            file=sys.stderr,
+        )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with every setting documented in the epilog."""
     parser = argparse.ArgumentParser(
@@ -275,17 +291,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="remove documents from the index")
     p.add_argument("sources", nargs="+")
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("serve", help="serve the HTTP API (OpenAI-compatible chat, search, documents)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rag`` console script."""
+    from rag.llm import GenerationError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, get_settings())
     except (FileNotFoundError, NotADirectoryError, ValueError, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except GenerationError as exc:  # the model server failed: no answer is printed as if it were complete
+        print(f"\nerror: no answer: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

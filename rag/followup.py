@@ -6,7 +6,7 @@ import re
 
 from rag.citations import strip_markers
 from rag.language import detect_language
-from rag.llm import Generation, LocalLLM
+from rag.llm import ChatModel, Generation
 from rag.prompt import is_refusal
 
 MAX_TURNS = 3
@@ -68,7 +68,7 @@ def clean_rewrite(text: str) -> str:
     return ""
 
 
-def rewrite_question(question: str, history: list[tuple[str, str]], llm: LocalLLM | None) -> str:
+def rewrite_question(question: str, history: list[tuple[str, str]], llm: ChatModel | None) -> str:
     """``question`` made standalone using the previous ``(question, answer)`` turns.
 
     Without history (or model) the question is returned unchanged, and so it is when the model

@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from rag.settings import Settings, get_settings
 
@@ -91,6 +93,8 @@ class Generation:
     first_token_seconds: float = 0.0
     total_seconds: float = 0.0
     finish_reason: str = ""
+    usage_reported: bool = False
+    """The server reported token counts (remote generation); otherwise completion tokens are pieces received."""
     text_parts: list[str] = field(default_factory=list)
 
     @property
@@ -103,6 +107,24 @@ class Generation:
         """Generation speed after the first token."""
         span = self.total_seconds - self.first_token_seconds
         return (self.completion_tokens - 1) / span if self.completion_tokens > 1 and span > 0 else 0.0
+
+
+class GenerationError(RuntimeError):
+    """The model could not produce an answer (server unreachable, timed out, failed, or stopped mid-answer).
+
+    The message is written for the user: the CLI prints it and the app shows it, without a traceback.
+    """
+
+
+class ChatModel(Protocol):
+    """What answering needs from a generator: in-process llama.cpp (:class:`LocalLLM`) or an OpenAI-compatible
+    server (:class:`rag.remote_llm.RemoteLLM`)."""
+
+    def stream_chat(
+        self, messages: list[dict], max_tokens: int, temperature: float, stats: Generation
+    ) -> Iterator[str]:
+        """Yield text pieces as they are generated, filling ``stats``; raise :class:`GenerationError` on failure."""
+        ...
 
 
 class LocalLLM:
@@ -178,16 +200,43 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-_MODELS: dict[tuple[str, int, int], LocalLLM] = {}
+_MODELS: dict[tuple, ChatModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def get_llm(settings: Settings | None = None, model: str | None = None) -> LocalLLM:
-    """The model named by the settings (or ``model``), loaded once per process."""
+def get_llm(settings: Settings | None = None, model: str | None = None) -> ChatModel:
+    """The generator the settings name, created once per process.
+
+    With ``llm_url`` set, an OpenAI-compatible server answers (``model`` is ignored: it names a local GGUF);
+    otherwise the local model named by ``model`` or ``llm_model`` is loaded into this process.
+    """
     settings = settings or get_settings()
+    if settings.llm_url:
+        from rag.remote_llm import RemoteLLM
+
+        key: tuple = (settings.llm_url, settings.llm_remote_model, settings.llm_api_key, settings.llm_timeout_s)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                _MODELS[key] = RemoteLLM(
+                    settings.llm_url, settings.llm_remote_model, settings.llm_api_key, settings.llm_timeout_s
+                )
+            return _MODELS[key]
     path = resolve_model_path(model or settings.llm_model, settings)
     key = (str(path), settings.n_ctx, settings.threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = LocalLLM(path, settings.n_ctx, settings.threads)
         return _MODELS[key]
+
+
+def public_url(url: str) -> str:
+    """``url`` without a ``user:password@`` part, fit for messages and ``/health``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
+
+
+def describe_llm(settings: Settings) -> str:
+    """Where answers come from, for messages and ``/health``: the server URL or the local model setting."""
+    if settings.llm_url:
+        return f"{public_url(settings.llm_url)} ({settings.llm_remote_model or 'its first model'})"
+    return f"llama.cpp in process ({settings.llm_model})"

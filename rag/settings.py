@@ -52,6 +52,25 @@ class Settings(BaseSettings):
         "qwen2.5-coder-1.5b",
         description="GGUF path, or a packaged model: qwen2.5-coder-1.5b, qwen2.5-0.5b, smollm2-135m.",
     )
+    llm_url: str = Field(
+        "",
+        description="Base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) that generates "
+        "answers and rewrites follow-ups; empty = llama.cpp in this process.",
+    )
+    llm_api_key: str = Field("", description="Bearer token sent to RAG_LLM_URL (empty: none).")
+    llm_remote_model: str = Field(
+        "", description="Model name sent to RAG_LLM_URL; empty = the first one its /models lists."
+    )
+    llm_timeout_s: float = Field(
+        120.0, description="RAG_LLM_URL may take this long to connect, and to send each piece of an answer."
+    )
+    llm_concurrency: int = Field(
+        4, description="rag serve: answers generated at once with RAG_LLM_URL (in-process llama.cpp: always 1)."
+    )
+    api_key: str = Field("", description="rag serve: bearer token its clients must send (empty: no auth).")
+    api_max_waiting: int = Field(
+        64, description="rag serve: chat requests waiting for the model beyond this many get HTTP 503."
+    )
     n_ctx: int = Field(4096, description="LLM context window (tokens).")
     threads: int = Field(default_factory=lambda: os.cpu_count() or 2, description="CPU threads for the LLM.")
     max_tokens: int = Field(320, description="Maximum tokens generated per answer.")
