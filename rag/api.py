@@ -231,10 +231,9 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
     @app.get("/health", tags=["service"])
     def health() -> dict:
         """Liveness and what this process serves (no authentication, for load balancers)."""
-        collection = service.retriever.collection
         return {
             "status": "ok",
-            "documents": len(collection.files) if collection else 0,
+            "documents": len(service.retriever.store.files()),
             "llm": describe_llm(settings),
             "generation_workers": service.workers,
             "pending_questions": service.pending,
