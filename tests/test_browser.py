@@ -41,6 +41,19 @@ FACTS = (
     "for the valley. The chief engineer of the Zorblax reactor is Marie Curien."
 )
 
+COURSE_FR = [  # a French course the project has never seen (issues #9 and #10): the answer sits on page 3
+    "Cours : entraîner un grand modèle de langue. Chapitre 1. Les données. Un LLM apprend sur des corpus de "
+    "textes nettoyés : pages web filtrées, livres, code source. On retire les doublons et les textes toxiques "
+    "avant l'entraînement. Cours LLM - page 1",
+    "Chapitre 2. L'architecture. Le modèle est un transformeur décodeur : une pile de couches d'attention et de "
+    "réseaux denses. La taille du contexte fixe combien de jetons le modèle lit à la fois. Cours LLM - page 2",
+    "Chapitre 3. L'optimisation. Pour entraîner un LLM, on minimise l'entropie croisée par descente de gradient. "
+    "Les optimiseurs cités dans ce cours sont Adam ou AdamW, ce dernier découplant la pénalité des poids. "
+    "Le taux d'apprentissage suit un échauffement puis une décroissance en cosinus. Cours LLM - page 3",
+    "Chapitre 4. L'évaluation. On mesure la perplexité sur un jeu de validation, puis la qualité des réponses "
+    "sur des questions tenues à l'écart de l'entraînement. Cours LLM - page 4",
+]
+
 
 def _requirements() -> None:
     if not CHROMIUM.is_file():
@@ -170,6 +183,36 @@ def test_upload_ask_and_see_the_citation(tmp_path: Path) -> None:
         sidebar.get_by_role("button", name=question).wait_for()
         assert (home / "conversations.sqlite3").is_file()
     assert (tmp_path / "answer.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_two_questions_of_the_issues_get_cited_answers_from_the_default_model(tmp_path: Path) -> None:
+    """Issues #9 and #10 as a new user met them: the default documents, a French course uploaded in the app,
+    and the default Qwen 1.5B. The optimisers are on page 3 of the course; "Qu'est-ce que le RAG ?" is
+    answered from the default documents, not from a page footer."""
+    _requirements()
+    home = tmp_path / "home"
+    shutil.copytree(ROOT / "data" / "docs", home / "docs")
+    course = make_pdf(tmp_path / "upload" / "cours_llm_entrainement.pdf", COURSE_FR)
+    with streamlit_server(home, model="qwen2.5-coder-1.5b") as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.locator("input[type=file]").set_input_files(str(course))
+        sidebar.get_by_test_id("stText").filter(has_text=course.name).wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+        ask(page, "Quels optimiseurs sont cités pour entraîner un LLM ?")
+        answer = page.get_by_test_id("stChatMessage").last
+        assert "Adam" in answer.get_by_test_id("stMarkdown").first.inner_text()
+        answer.get_by_test_id("stExpander").filter(has_text=f"{course.name} — page 3").first.wait_for()
+
+        ask(page, "Qu'est-ce que le RAG ?")
+        answer = page.get_by_test_id("stChatMessage").last
+        text = answer.get_by_test_id("stMarkdown").first.inner_text()
+        assert "RAG" in text and "ne le disent pas" not in text, text
+        cited = answer.get_by_test_id("stExpander").filter(has_text="cours_rag_fr.pdf")
+        cited = cited.or_(answer.get_by_test_id("stExpander").filter(has_text="transformers_and_rag_course.pdf"))
+        cited.first.wait_for()
 
 
 def test_screenshot_of_conversations(tmp_path: Path) -> None:
