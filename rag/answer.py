@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
 from rag.evidence import Evidence, Quote, gather_evidence, numbers_found, quote_answer
-from rag.grounding import SentenceCheck, check_answer, claim, content_words, stem
+from rag.grounding import SentenceCheck, check_answer, claim, content_words, fold_pointers, split_answer, stem
 from rag.language import detect_language
 from rag.llm import ChatModel, Generation, get_llm
 from rag.prompt import REFUSALS, build_messages, is_refusal
@@ -26,7 +26,7 @@ VACUOUS_QUOTE_SCORE = 0.4
 """Lower bar when the model's answer was vacuous ("Yes, X is allowed [1]." repeating the question, "X are [1]."):
 the model pointed at the passages without saying what they hold."""
 AGREEMENT = 0.5
-"""An unsupported answer gives way to the quote only when the quote holds more than this share of the words the
+"""An unsupported answer gives way to the quote only when the quote holds at least this share of the words the
 answer adds to the question: the quote then carries what the model tried to say. A quote that does not is no
 answer to what was asked either (on the unanswerable dev questions, the model's invented figure and the best
 quote had nothing in common)."""
@@ -170,6 +170,11 @@ class QA:
         if not raw or is_refusal(raw):
             return self._instead(question, language, retrieval, evidence, raw, [], timings)
         text, checks = check_answer(raw, retrieval.passages, question, language)
+        if len(checks) > 1 and checks[0].vacuous and checks[1].supported:
+            # "Yes, there is a limit on X. The controller keeps it within 0.4 degrees [1].": the opener only
+            # restates the question (and its yes or no is unchecked); the supported sentence after it answers.
+            rest = " ".join(fold_pointers(split_answer(raw))[1:])
+            text, checks = check_answer(rest, retrieval.passages, question, language)
         grounded = all(c.supported for c in checks)
         if not checks or not checks[0].supported:  # the opening sentence is the answer; the rest elaborates
             return self._instead(question, language, retrieval, evidence, raw, checks, timings)
@@ -208,7 +213,7 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
 
     Never when a number or code of the question is in no passage (the passages are about something else). After
     a refusal, only a quote scoring :data:`QUOTE_MIN_SCORE`; after a vacuous opening sentence,
-    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding more than :data:`AGREEMENT` of the
+    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding at least :data:`AGREEMENT` of the
     words the claim adds to the question (the fact the model read, in the document's own words).
     """
     if not numbers_found(question, passages):
@@ -218,7 +223,7 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
     first = checks[0]
     if first.vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
-    return agreement(first.text, question, quote.text) > AGREEMENT
+    return agreement(first.text, question, quote.text) >= AGREEMENT
 
 
 def agreement(sentence: str, question: str, quote: str) -> float:

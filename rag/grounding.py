@@ -14,7 +14,7 @@ supporting place; and a number the claim adds must sit in a passage sentence tha
 claim: one holding at least half of the sentence's *subject* (its words taken from the question, else
 the question's own words; each weighted by its rarity among the passages' sentences, so "Atlas-7", in every
 sentence, does not make up for "grinder burrs"), or one whose words next to the number the claim mostly
-restates, in a place that holds at least half of the subject. So a real figure under
+restates. So a real figure under
 another label (a warranty for another part, the phone number printed next to another person's name)
 does not pass. A sentence clearly written in the other language than the question is unsupported.
 Missing citations are attached where one passage clearly supports a
@@ -233,19 +233,17 @@ def _number_place(
 ) -> float:
     """How well a passage sentence holding one of the claimed numbers is about the claim: the best, over such
     sentences, of the share of the claim's subject it holds, and the share of the words next to the number
-    that the claim restates ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71") when
-    the place holds the subject too. A number printed next to another name or label ("TechCorp: James Mitchell
-    (CEO), (415) 555-0100" for the escrow agent's phone), or a figure about another part ("a 36-month parts
-    warranty" for the grinder burrs), scores low."""
+    that the claim restates ("Replace sensor part TS-71." for "To clear E11, replace sensor part TS-71"). A
+    number printed next to another name or label ("TechCorp: James Mitchell (CEO), (415) 555-0100" for the
+    escrow agent's phone) scores low."""
     claimed = {stem(w) for w in words}
-    in_place = _share(subject, {stem(w) for w in set().union(*place)}, rarity)
     best = 0.0
     for sentence in place:
         if not numbers.intersection(sentence):
             continue
         near = _near(sentence, numbers)
         restated = _share(near, claimed) if near else 0.0
-        best = max(best, _share(subject, {stem(w) for w in sentence}, rarity), min(restated, in_place))
+        best = max(best, _share(subject, {stem(w) for w in sentence}, rarity), restated)
     return best
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.grounding import check_answer, claim, split_answer
+from rag.grounding import check_answer, claim, rarity_weights, split_answer, stem
 from rag.language import is_other_language
 from rag.retrieve import Passage
 
@@ -104,10 +104,14 @@ def test_a_list_introduced_by_a_colon_is_one_answer() -> None:
     assert checks[0].supported
 
 
-def test_a_word_every_sentence_holds_does_not_make_up_for_the_missing_subject() -> None:
-    burrs = "What is the warranty on the grinder burrs of the Atlas-7?"
-    _, checks = check_answer("The warranty on the grinder burrs of the Atlas-7 is 36 months [1].", MANUAL, burrs)
-    assert not checks[0].supported, "'Atlas-7' and 'warranty' are in every sentence; 'grinder burrs' in none"
+def test_a_subject_word_every_sentence_holds_counts_for_little() -> None:
+    rarity = rarity_weights(MANUAL)
+    assert rarity[stem("warranty")] < rarity[stem("serial")] < rarity[""], "rarer in the passages weighs more"
+    phone = "What is the phone number of the escrow agent, First National Trust, in the deal?"
+    _, checks = check_answer(
+        "The escrow agent, First National Trust, can be reached at (415) 555-0100 [2].", MANUAL, phone
+    )
+    assert not checks[0].supported
     parts = "What is the warranty on the parts of the Atlas-7?"
     _, checks = check_answer("The warranty on the parts of the Atlas-7 is 36 months [1].", MANUAL, parts)
     assert checks[0].supported
