@@ -73,8 +73,8 @@ class Collection:
             self.vectors = VectorIndex(self.dim)
 
     def add_file(self, record: FileRecord, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Insert (or replace) a file with its chunks and their vectors."""
-        self.remove_file(record.source)
+        """Insert (or replace, keeping its collections) a file with its chunks and their vectors."""
+        self._drop(record.source)
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)
         self.vectors.append(ids, vectors)
@@ -84,14 +84,20 @@ class Collection:
         self.keywords = None
 
     def remove_file(self, source: str) -> bool:
-        """Drop a file and its chunks; False if it was not indexed."""
-        record = self.files.pop(source, None)
-        if record is None:
+        """Drop a file, its chunks and its collection memberships; False if it was not indexed."""
+        if not self._drop(source):
             return False
         for name in [n for n, members in self.memberships.items() if source in members]:
             self.memberships[name].discard(source)
             if not self.memberships[name]:
                 del self.memberships[name]
+        return True
+
+    def _drop(self, source: str) -> bool:
+        """Drop a file and its chunks (not its collections); False if it was not indexed."""
+        record = self.files.pop(source, None)
+        if record is None:
+            return False
         self.vectors.delete(record.chunk_ids)
         for chunk_id in record.chunk_ids:
             self.chunks.pop(chunk_id, None)

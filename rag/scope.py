@@ -103,7 +103,9 @@ def resolve_scope(
             raise ScopeError(f"no collection named {', '.join(map(repr, unknown))}; collections: {known}")
         chosen = {s for n in names for s in collections[n] if s in indexed}
     if patterns:
-        where = f"document of {_plural('collection', names)} {', '.join(map(repr, names))}" if names else "indexed document"
+        where = "indexed document"
+        if names:
+            where = f"document of {_plural('collection', names)} {', '.join(map(repr, names))}"
         narrowed: set[str] = set()
         for pattern in patterns:
             found = {s for s in chosen if matches(s, pattern)}
