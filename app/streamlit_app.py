@@ -24,6 +24,7 @@ from app.documents import delete_document, list_documents, needs_first_index, re
 from app.i18n import LANGUAGES, language_from_locale, t
 from app.page_image import render_page
 from app.render import answer_markdown, escape_markdown, quote_markdown, quoted_answer_markdown, timings_caption
+from app.scope import scope_caption, sidebar_scope
 from app.uploads import UploadResult, ingest_uploads
 from ingest.indexer import FileStatus, IndexReport, ProgressFn
 from rag.answer import QA, Answer
@@ -31,6 +32,7 @@ from rag.evidence import Quote
 from rag.followup import rewrite_question
 from rag.llm import LocalLLM, get_llm, installed_models
 from rag.retrieve import Passage, Retriever
+from rag.scope import Scope
 from rag.settings import Settings, get_settings
 
 # Session-state key: ``[(name, bytes), ...]`` handled like files from the uploader (used by tests).
@@ -299,6 +301,8 @@ def render_answer(message: dict, index: int, lang: str) -> None:
         st.error(escape_markdown(message["error"]))
         return
     answer: Answer = message["answer"]
+    if message.get("scope"):
+        st.caption(escape_markdown(message["scope"]))
     if message["searched"] != message["question"]:
         st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
     if answer.quoted:
@@ -343,9 +347,10 @@ def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
     return [(m["searched"], m["answer"].answer) for m in messages if m["role"] == "assistant" and m.get("answer")]
 
 
-def answer_turn(question: str, settings: Settings, lang: str, index: int) -> dict:
-    """Rewrite (follow-ups), retrieve, show sources, stream the answer, then draw the finished turn."""
+def answer_turn(question: str, settings: Settings, lang: str, index: int, scope: Scope | None = None) -> dict:
+    """Rewrite (follow-ups), retrieve (within ``scope``), show sources, stream the answer, draw the finished turn."""
     message = {"role": "assistant", "question": question, "searched": question, "rewrite_s": 0.0}
+    message["scope"] = scope_caption(scope, lang)
     history = history_pairs(st.session_state.messages)
     try:
         llm = None
@@ -359,7 +364,7 @@ def answer_turn(question: str, settings: Settings, lang: str, index: int) -> dic
         with live.container():
             with st.spinner(t("searching", lang)):
                 qa = QA(settings, retriever=load_retriever(str(settings.index_dir)), llm=llm)
-                retrieval = qa.retrieve(message["searched"], settings.top_k)
+                retrieval = qa.retrieve(message["searched"], settings.top_k, scope.sources if scope else None)
             if message["searched"] != question:
                 st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
             evidence = qa.evidence(message["searched"], retrieval)
@@ -390,6 +395,7 @@ def main() -> None:
     st.caption(t("subtitle", lang))
     first_start(base, lang)
     settings = session_settings(base, lang)
+    scope = sidebar_scope(settings, lang)
     count = sidebar_documents(settings, lang)
 
     messages = st.session_state.setdefault("messages", [])
@@ -406,7 +412,7 @@ def main() -> None:
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
-            messages.append(answer_turn(question, settings, lang, len(messages)))
+            messages.append(answer_turn(question, settings, lang, len(messages), scope))
 
 
 main()

@@ -222,3 +222,48 @@ def test_cli_eval_within_a_collection(tmp_path: Path, settings: Settings, embedd
     assert [r["hit"] for r in json.loads(capsys.readouterr().out)["rows"]] == [True, True]
     assert cli.main(["eval", str(gold), "--collection", "pumps"]) == 2
     assert "no collection named 'pumps'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the app (AppTest), real components
+
+
+def test_app_filter_scopes_the_sources_of_each_question(settings: Settings, tmp_path: Path) -> None:
+    """The sidebar's collection and document filter decide which documents the passages come from."""
+    from app.scope import scope_caption
+    from tests.test_app import FACTS, OTHER, TIMEOUT, pdf_bytes, start, upload
+
+    at = start(settings)
+    at = upload(
+        at,
+        [
+            ("zorblax.pdf", pdf_bytes(tmp_path, "z.pdf", [FACTS])),
+            ("bananas.pdf", pdf_bytes(tmp_path, "b.pdf", [OTHER])),
+        ],
+    )
+    assert not at.exception, at.exception
+    zorblax, bananas = (_src(settings.docs_dir / name) for name in ("zorblax.pdf", "bananas.pdf"))
+    assert "scope_collection" not in [s.key for s in at.sidebar.selectbox], "no collections yet"
+    assert sorted(at.sidebar.multiselect(key="scope_docs:").options) == ["bananas.pdf", "zorblax.pdf"]
+    add_to_collection("fruit", [bananas], settings)
+    at.run(timeout=TIMEOUT)
+    question = "When was the Zorblax reactor built?"
+
+    at.sidebar.selectbox(key="scope_collection").set_value("fruit").run(timeout=TIMEOUT)
+    assert at.sidebar.multiselect(key="scope_docs:fruit").options == ["bananas.pdf"]
+    at.chat_input[0].set_value(question).run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    turn = at.session_state["messages"][-1]
+    assert "error" not in turn, turn.get("error")
+    assert turn["answer"].passages and {p.source for p in turn["answer"].passages} == {bananas}
+    assert turn["scope"] == "Searched in: collection “fruit”: bananas.pdf"
+    assert turn["scope"] in [c.value for c in at.main.caption]
+
+    at.sidebar.selectbox(key="scope_collection").set_value("").run(timeout=TIMEOUT)
+    at.sidebar.multiselect(key="scope_docs:").set_value([zorblax]).run(timeout=TIMEOUT)
+    at.chat_input[0].set_value(question).run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    turn = at.session_state["messages"][-1]
+    assert "error" not in turn, turn.get("error")
+    assert {p.source for p in turn["answer"].passages} == {zorblax}
+    assert turn["scope"] == "Searched in: zorblax.pdf" and scope_caption(None, "en") == ""
+    assert any("zorblax" in e.label for e in at.main.expander)
