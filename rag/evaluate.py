@@ -157,7 +157,7 @@ def evaluate(
             )
         else:
             done = _answer(qa, query, _cut(retrieval, top_k))
-            sources = set(row.get("expected_sources") or [])
+            expected = set(row.get("expected_sources") or [])
             result.update(
                 answer=done.answer,
                 refused=done.refused,
@@ -165,7 +165,7 @@ def evaluate(
                 grounded=done.grounded,
                 answer_ok=answer_contains(done.answer, row),
                 answer_match=not done.refused and answer_matches(done.answer, row),
-                cites_source=any(c.name in sources for c in done.citations) if sources else bool(done.citations),
+                cites_source=any(c.name in expected for c in done.citations) if expected else bool(done.citations),
                 quote=done.evidence[0].text if done.evidence else "",
                 quote_score=done.evidence[0].score if done.evidence else 0.0,
                 quote_ok=quote_holds(done.evidence, row),
