@@ -229,6 +229,7 @@ def test_cli_eval_within_a_collection(tmp_path: Path, settings: Settings, embedd
 
 def test_app_filter_scopes_the_sources_of_each_question(settings: Settings, tmp_path: Path) -> None:
     """The sidebar's collection and document filter decide which documents the passages come from."""
+    from app.render import escape_markdown
     from app.scope import scope_caption
     from tests.test_app import FACTS, OTHER, TIMEOUT, pdf_bytes, start, upload
 
@@ -256,7 +257,7 @@ def test_app_filter_scopes_the_sources_of_each_question(settings: Settings, tmp_
     assert "error" not in turn, turn.get("error")
     assert turn["answer"].passages and {p.source for p in turn["answer"].passages} == {bananas}
     assert turn["scope"] == "Searched in: collection “fruit”: bananas.pdf"
-    assert turn["scope"] in [c.value for c in at.main.caption]
+    assert escape_markdown(turn["scope"]) in [c.value for c in at.main.caption]
 
     at.sidebar.selectbox(key="scope_collection").set_value("").run(timeout=TIMEOUT)
     at.sidebar.multiselect(key="scope_docs:").set_value([zorblax]).run(timeout=TIMEOUT)
