@@ -35,6 +35,7 @@ from app.render import (
     quoted_answer_markdown,
     timings_caption,
 )
+from app.scope import scope_caption, sidebar_scope
 from app.uploads import UploadResult, ingest_uploads
 from ingest.extract import SUPPORTED_SUFFIXES
 from ingest.indexer import FileStatus, IndexReport, ProgressFn
@@ -46,6 +47,7 @@ from rag.evidence import Quote
 from rag.followup import rewrite_question
 from rag.llm import ChatModel, GenerationError, describe_llm, get_llm, installed_models
 from rag.retrieve import Passage, Retriever
+from rag.scope import Scope
 from rag.settings import Settings, get_settings
 
 # Session-state key: ``[(name, bytes), ...]`` handled like files from the uploader (used by tests).
@@ -471,6 +473,8 @@ def render_answer(message: dict, index: int, lang: str) -> None:
         st.error(escape_markdown(message["error"]))
         return
     answer: Answer = message["answer"]
+    if message.get("scope"):
+        st.caption(escape_markdown(message["scope"]))
     if message["searched"] != message["question"]:
         st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
     if answer.quoted:
@@ -518,9 +522,13 @@ def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
     return [(m["searched"], m["answer"].answer) for m in messages if m["role"] == "assistant" and m.get("answer")]
 
 
-def answer_turn(question: str, settings: Settings, lang: str, index: int, store: ConversationStore) -> dict:
-    """Rewrite (follow-ups), retrieve, show sources, stream the answer, save it, then draw the finished turn."""
+def answer_turn(
+    question: str, settings: Settings, lang: str, index: int, store: ConversationStore, scope: Scope | None = None
+) -> dict:
+    """Rewrite (follow-ups), retrieve (within ``scope``), show sources, stream the answer, save it, then draw the
+    finished turn."""
     message = {"role": "assistant", "question": question, "searched": question, "rewrite_s": 0.0}
+    message["scope"] = scope_caption(scope, lang)
     history = history_pairs(st.session_state.messages)
     try:
         llm = None
@@ -534,7 +542,7 @@ def answer_turn(question: str, settings: Settings, lang: str, index: int, store:
         with live.container():
             with st.spinner(t("searching", lang)):
                 qa = QA(settings, retriever=load_retriever(str(settings.index_dir)), llm=llm)
-                retrieval = qa.retrieve(message["searched"], settings.top_k)
+                retrieval = qa.retrieve(message["searched"], settings.top_k, scope.sources if scope else None)
             if message["searched"] != question:
                 st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
             evidence = qa.evidence(message["searched"], retrieval)
@@ -577,6 +585,7 @@ def main() -> None:
     store = conversation_store()
     restore_conversation(store)
     conversations_box = st.sidebar.container()  # filled last, so a conversation started below is listed
+    scope = sidebar_scope(settings, lang)
     count = sidebar_documents(settings, lang)
 
     messages = st.session_state.messages
@@ -598,7 +607,7 @@ def main() -> None:
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
-            messages.append(answer_turn(question, settings, lang, len(messages), store))
+            messages.append(answer_turn(question, settings, lang, len(messages), store, scope))
     sidebar_conversations(conversations_box, store, lang)
 
 

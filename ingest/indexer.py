@@ -1,8 +1,9 @@
 """Incremental indexing: sync a folder (or a list of files) into the committed index.
 
 Unchanged files (same SHA-256) are skipped, changed files replaced, files gone from the
-folder dropped. Parsing runs in a background thread while the main thread embeds, and the
-index is committed atomically at the end (and every ``commit_seconds`` for long runs).
+folder dropped; with a collection name, the run's files (unchanged ones included) join that
+collection. Parsing runs in a background thread while the main thread embeds, and the index
+is committed atomically at the end (and every ``commit_seconds`` for long runs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.backends import IndexWriter, StoredFile, open_store
+from ingest.backends import IndexWriter, StoredFile, collection_name, open_store
 from ingest.chunking import chunk_document
 from ingest.embedder import Embedder, get_embedder
 from ingest.extract import SUPPORTED_SUFFIXES, ExtractionError
@@ -31,6 +32,8 @@ FLUSH_BATCHES = 16
 larger group pads less (measured: 4 batches gave 0.86x raw encode speed)."""
 
 STATUSES = ("added", "updated", "removed", "unchanged", "skipped", "failed")
+JOINS = ("added", "updated", "unchanged")
+"""Statuses of the files that join the run's collection."""
 
 
 @dataclass
@@ -51,6 +54,10 @@ class IndexReport:
     files: list[FileStatus] = field(default_factory=list)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    collection: str = ""
+    """The collection the run's files joined (empty: none asked)."""
+    joined: int = 0
+    """How many of them were not in it before."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -92,13 +99,15 @@ def index_folder(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
+    collection: str | None = None,
 ) -> IndexReport:
-    """Make the index hold exactly the supported files of ``folder`` (other folders untouched)."""
+    """Make the index hold exactly the supported files of ``folder`` (other folders untouched); with
+    ``collection``, the folder's indexed files join it."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise NotADirectoryError(f"not a folder: {folder}")
     prefix = str(folder) + os.sep
-    return _run(scan_folder(folder), lambda source: source.startswith(prefix), settings, embedder, progress)
+    return _run(scan_folder(folder), lambda source: source.startswith(prefix), settings, embedder, progress, collection)
 
 
 def index_files(
@@ -106,9 +115,10 @@ def index_files(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
+    collection: str | None = None,
 ) -> IndexReport:
-    """Add or refresh the given files; nothing else is removed."""
-    return _run(list(paths), lambda source: False, settings, embedder, progress)
+    """Add or refresh the given files (joining ``collection`` when given); nothing else is removed."""
+    return _run(list(paths), lambda source: False, settings, embedder, progress, collection)
 
 
 def remove_sources(sources: Iterable[str], settings: Settings | None = None) -> IndexReport:
@@ -128,13 +138,37 @@ def remove_sources(sources: Iterable[str], settings: Settings | None = None) -> 
     return report
 
 
+def add_to_collection(name: str, sources: Iterable[str], settings: Settings | None = None) -> int:
+    """Put indexed files into collection ``name``; how many joined (ValueError when one is not indexed)."""
+    return _change_collection(name, list(sources), settings, add=True)
+
+
+def remove_from_collection(name: str, sources: Iterable[str] | None = None, settings: Settings | None = None) -> int:
+    """Take files (all of them when None: the collection is gone) out of collection ``name``; how many left it."""
+    return _change_collection(name, None if sources is None else list(sources), settings, add=False)
+
+
+def _change_collection(name: str, sources: list[str] | None, settings: Settings | None, add: bool) -> int:
+    index = open_store(settings or get_settings())
+    try:
+        with index.write() as writer:
+            changed = writer.add_to_collection(name, sources) if add else writer.remove_from_collection(name, sources)
+            if changed:
+                writer.commit()
+            return changed
+    finally:
+        index.close()
+
+
 def _run(
     paths: list[Path],
     owned: Callable[[str], bool],
     settings: Settings | None,
     embedder: Embedder | None,
     progress: ProgressFn | None,
+    collection: str | None = None,
 ) -> IndexReport:
+    collection = collection_name(collection) if collection is not None else None
     settings = settings or get_settings()
     embedder = embedder or get_embedder(settings.embed_model, settings.embed_backend, settings.embed_batch_size)
     started = time.perf_counter()
@@ -155,6 +189,11 @@ def _run(
                     progress(status, done, total)
             changed = len(writer.files()) != files_before
             changed |= _embed_all(todo, writer, embedder, settings, report, progress, total)
+            if collection is not None:
+                indexed = writer.files()
+                members = [f.source for f in report.files if f.status in JOINS and f.source in indexed]
+                report.collection, report.joined = collection, writer.add_to_collection(collection, members)
+                changed |= report.joined > 0
             if changed:
                 writer.commit()
     finally:

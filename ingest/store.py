@@ -3,7 +3,7 @@
 Layout of the index folder::
 
     CURRENT            name of the live generation, replaced atomically
-    gen-000007/        files.json, chunks.jsonl, vectors.faiss, bm25/
+    gen-000007/        files.json (files, collections), chunks.jsonl, vectors.faiss, bm25/
     gen-000006/        the previous generation, kept for readers still loading it
 
 A commit writes a complete new generation into a temporary folder, fsyncs it, renames it
@@ -64,14 +64,17 @@ class Collection:
     generation: int = 0
     tokens: dict[int, list[str]] = field(default_factory=dict, repr=False)
     """BM25 tokens per chunk id, kept in memory so a rebuild after a change re-tokenizes only new chunks."""
+    memberships: dict[str, set[str]] = field(default_factory=dict)
+    """The user's collections: name -> sources. Kept when a file is replaced, dropped when it is removed; a source
+    not indexed (yet: a rebuild re-adds files one by one) is ignored by :meth:`collections`."""
 
     def __post_init__(self) -> None:
         if self.vectors is None:
             self.vectors = VectorIndex(self.dim)
 
     def add_file(self, record: FileRecord, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Insert (or replace) a file with its chunks and their vectors."""
-        self.remove_file(record.source)
+        """Insert (or replace, keeping its collections) a file with its chunks and their vectors."""
+        self._drop(record.source)
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)
         self.vectors.append(ids, vectors)
@@ -81,7 +84,17 @@ class Collection:
         self.keywords = None
 
     def remove_file(self, source: str) -> bool:
-        """Drop a file and its chunks; False if it was not indexed."""
+        """Drop a file, its chunks and its collection memberships; False if it was not indexed."""
+        if not self._drop(source):
+            return False
+        for name in [n for n, members in self.memberships.items() if source in members]:
+            self.memberships[name].discard(source)
+            if not self.memberships[name]:
+                del self.memberships[name]
+        return True
+
+    def _drop(self, source: str) -> bool:
+        """Drop a file and its chunks (not its collections); False if it was not indexed."""
         record = self.files.pop(source, None)
         if record is None:
             return False
@@ -91,6 +104,30 @@ class Collection:
             self.tokens.pop(chunk_id, None)
         self.keywords = None
         return True
+
+    def collections(self) -> dict[str, list[str]]:
+        """Collection names with their indexed sources, both sorted; no empty collection."""
+        found = {name: sorted(s for s in members if s in self.files) for name, members in self.memberships.items()}
+        return {name: found[name] for name in sorted(found) if found[name]}
+
+    def add_to_collection(self, name: str, sources: list[str]) -> int:
+        """Put indexed files into a collection; how many were not in it yet (ValueError for a file not indexed)."""
+        missing = [s for s in sources if s not in self.files]
+        if missing:
+            raise ValueError(f"not indexed: {', '.join(missing)}")
+        members = self.memberships.setdefault(name, set())
+        added = len(set(sources) - members)
+        members.update(sources)
+        return added
+
+    def remove_from_collection(self, name: str, sources: list[str] | None) -> int:
+        """Take files (all when None) out of a collection; how many were in it."""
+        members = self.memberships.get(name, set())
+        taken = set(members) if sources is None else members & set(sources)
+        members -= taken
+        if not members:
+            self.memberships.pop(name, None)
+        return len(taken & set(self.files))
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index over the current chunks (rebuilt only after a change)."""
@@ -136,6 +173,7 @@ def _load_generation(folder: Path) -> Collection:
         files={s: FileRecord(**r) for s, r in meta["files"].items()},
         next_id=meta["next_id"],
         generation=meta["generation"],
+        memberships={name: set(sources) for name, sources in meta.get("collections", {}).items()},
         vectors=VectorIndex.load(folder / "vectors.faiss"),
     )
     with (folder / "chunks.jsonl").open(encoding="utf-8") as handle:
@@ -177,6 +215,7 @@ def commit(collection: Collection, index_dir: Path) -> Path:
         "pipeline": collection.pipeline,
         "next_id": collection.next_id,
         "files": {s: asdict(r) for s, r in collection.files.items()},
+        "collections": {name: sorted(members) for name, members in sorted(collection.memberships.items())},
     }
     (staging / "files.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     with (staging / "chunks.jsonl").open("w", encoding="utf-8") as handle:

@@ -8,7 +8,7 @@ otherwise the answer is "the documents do not say".
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
@@ -97,9 +97,9 @@ class QA:
             self._llm = get_llm(self.settings)
         return self._llm
 
-    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
-        """The passages a question will be answered from."""
-        return self.retriever.search(question, k or self.settings.top_k)
+    def retrieve(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Retrieval:
+        """The passages a question will be answered from (from the files in ``sources`` only, when given)."""
+        return self.retriever.search(question, k or self.settings.top_k, sources=sources)
 
     def evidence(self, question: str, retrieval: Retrieval) -> Evidence:
         """Quotes of the retrieved passages that best answer ``question`` (none when retrieval found nothing
@@ -112,26 +112,36 @@ class QA:
         return bool(retrieval.passages) and retrieval.best_score >= self.settings.min_score
 
     def stream(
-        self, question: str, retrieval: Retrieval | None = None, evidence: Evidence | None = None
+        self,
+        question: str,
+        retrieval: Retrieval | None = None,
+        evidence: Evidence | None = None,
+        sources: Collection[str] | None = None,
     ) -> AnswerStream:
-        """Answer ``question`` as a stream; retrieval and evidence run first unless given."""
+        """Answer ``question`` as a stream; retrieval (within ``sources`` when given) and evidence run first
+        unless given."""
         holder = AnswerStream(iter(()))
-        holder._pieces = self._generate(question, retrieval, evidence, holder)
+        holder._pieces = self._generate(question, retrieval, evidence, holder, sources)
         return holder
 
-    def ask(self, question: str) -> Answer:
-        """Answer ``question`` and return the finished :class:`Answer`."""
-        stream = self.stream(question)
+    def ask(self, question: str, sources: Collection[str] | None = None) -> Answer:
+        """Answer ``question`` (from the files in ``sources`` only, when given) and return the :class:`Answer`."""
+        stream = self.stream(question, sources=sources)
         for _ in stream:
             pass
         assert stream.result is not None
         return stream.result
 
     def _generate(
-        self, question: str, retrieval: Retrieval | None, evidence: Evidence | None, holder: AnswerStream
+        self,
+        question: str,
+        retrieval: Retrieval | None,
+        evidence: Evidence | None,
+        holder: AnswerStream,
+        sources: Collection[str] | None = None,
     ) -> Iterator[str]:
         started = time.perf_counter()
-        retrieval = retrieval or self.retrieve(question)
+        retrieval = retrieval or self.retrieve(question, sources=sources)
         language = detect_language(question)
         timings = {"retrieval_s": round(retrieval.seconds, 4), "best_score": round(retrieval.best_score, 4)}
         if not self._answerable(retrieval):

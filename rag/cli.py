@@ -1,4 +1,5 @@
-"""The ``rag`` command: index a folder, search, ask, evaluate, list and remove documents, serve the HTTP API."""
+"""The ``rag`` command: index a folder, search, ask, evaluate, list and remove documents, manage collections,
+serve the HTTP API."""
 
 from __future__ import annotations
 
@@ -23,6 +24,58 @@ def _place(passage) -> str:
     return location_label(passage.source, passage.page, passage.page_end, passage.section)
 
 
+def _open_scope(args: argparse.Namespace, settings: Settings):
+    """The configured store and the scope of ``--collection`` / ``--file`` resolved against it (before any model
+    loads, so a wrong name fails fast); a :class:`rag.scope.ScopeError` names what exists."""
+    from ingest.backends import open_store
+    from rag.scope import scope_of
+
+    store = open_store(settings)
+    try:
+        return store, scope_of(store, args.collection or (), args.file or ())
+    except BaseException:
+        store.close()
+        raise
+
+
+def _add_scope_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--collection", action="append", metavar="NAME", help="only the documents of this collection (repeatable)"
+    )
+    p.add_argument(
+        "--file",
+        action="append",
+        metavar="PATTERN",
+        help="only documents whose file name matches this glob, e.g. 'notes*.pdf' (repeatable or comma-separated)",
+    )
+
+
+def _sources(paths: list[str], settings: Settings) -> list[str]:
+    """Index sources for command-line paths: a file as ``rag remove`` takes it, a folder as its indexed files."""
+    from ingest.backends import open_store
+
+    wanted = []
+    folders = []
+    for value in paths:
+        path = Path(value)
+        if path.is_dir():
+            folders.append(str(path.resolve()) + "/")
+        else:
+            wanted.append(str(path.resolve()) if path.exists() else value)
+    if folders:
+        index = open_store(settings)
+        try:
+            indexed = [f.source for f in index.files()]
+        finally:
+            index.close()
+        for folder in folders:
+            inside = [s for s in indexed if s.startswith(folder)]
+            if not inside:
+                raise ValueError(f"no indexed document in {folder}")
+            wanted.extend(inside)
+    return list(dict.fromkeys(wanted))
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """Sync a folder into the index, with a progress bar and a summary."""
     from tqdm import tqdm
@@ -42,12 +95,14 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         if status.status == "failed" and not args.json:
             bar.write(f"failed: {status.source}: {status.reason}")
 
-    report = index_folder(folder, settings, progress=progress)
+    report = index_folder(folder, settings, progress=progress, collection=args.collection)
     bar.close()
     if args.json:
         _print_json(
             {
                 "counts": report.counts,
+                "collection": report.collection or None,
+                "joined": report.joined,
                 "chunks": report.chunks,
                 "pages": report.pages,
                 "seconds": round(report.seconds, 3),
@@ -65,6 +120,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         for f in report.files:
             if f.status in ("failed", "skipped"):
                 print(f"  {f.status}: {f.source}: {f.reason}")
+        if report.collection:
+            print(f"collection {report.collection!r}: {report.joined} document(s) joined")
     return 1 if report.counts["failed"] else 0
 
 
@@ -72,13 +129,17 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Print the top passages for a question."""
     from rag.retrieve import Retriever
 
-    retrieval = Retriever(settings).search(args.question, args.k, hybrid=not args.dense)
+    store, scope = _open_scope(args, settings)
+    retrieval = Retriever(settings, store=store).search(args.question, args.k, not args.dense, scope.sources)
     if args.json:
         _print_json([p.to_dict() for p in retrieval.passages])
         return 0
     if not retrieval.passages:
-        print("The index is empty: run `rag index FOLDER` first.")
+        empty = "The index is empty: run `rag index FOLDER` first."
+        print("No passage in the chosen documents." if scope.sources else empty)
         return 1
+    if not scope.whole_index:
+        print(f"searched in: {scope.describe()}")
     for rank, p in enumerate(retrieval.passages, 1):
         print(f"{rank}. {p.name}, {_place(p)}  (cosine {p.score:.3f})  {p.source}")
         if p.section:
@@ -92,10 +153,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer a question from the documents, streaming it to the terminal."""
     from ingest.locations import location_label
     from rag.answer import QA
+    from rag.retrieve import Retriever
 
-    qa = QA(settings)
-    retrieval = qa.retrieve(args.question, args.k)
+    store, scope = _open_scope(args, settings)
+    qa = QA(settings, Retriever(settings, store=store))
+    retrieval = qa.retrieve(args.question, args.k, scope.sources)
     evidence = qa.evidence(args.question, retrieval)
+    if not args.json and not scope.whole_index:
+        print(f"searched in: {scope.describe()}\n")
     if not args.json and evidence.quotes:
         print("Evidence (quoted from the documents):")
         for quote in evidence.quotes:
@@ -111,7 +176,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(piece, end="", flush=True)
     answer = stream.result
     if args.json:
-        _print_json(answer.to_dict())
+        _print_json({**answer.to_dict(), "scope": None if scope.whole_index else scope.to_dict()})
         return 0
     print()
     if answer.quoted:
@@ -150,12 +215,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.baseline and not args.corpus:
         raise ValueError("--baseline needs --corpus (the folder the naive pipeline reads)")
     if args.corpus:
-        report = index_folder(Path(args.corpus), settings)
+        joins = args.collection[0] if args.collection and len(args.collection) == 1 else None
+        report = index_folder(Path(args.corpus), settings, collection=joins)
         print(f"indexed {args.corpus}: {report.counts}", file=sys.stderr)
     rows = read_gold(Path(args.gold))
-    retriever = Retriever(settings)
+    store, scope = _open_scope(args, settings)
+    if not scope.whole_index:
+        print(f"searched in: {scope.describe()}", file=sys.stderr)
+    retriever = Retriever(settings, store=store)
     qa = QA(settings, retriever) if args.answers else None
-    report = evaluate(rows, retriever, args.k, qa)
+    report = evaluate(rows, retriever, args.k, qa, sources=scope.sources)
     summary = report.summary()
     baseline = None
     if args.baseline:
@@ -163,7 +232,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
         baseline = score_gold(rows, NaiveBaseline.from_folder(Path(args.corpus)), args.k)
     if args.json:
-        _print_json({"summary": summary, "rows": report.rows, **({"baseline": baseline} if baseline else {})})
+        scoped = {} if scope.whole_index else {"scope": scope.to_dict()}
+        _print_json({"summary": summary, "rows": report.rows, **scoped, **({"baseline": baseline} if baseline else {})})
         return 0
     for key, value in summary.items():
         print(f"{key:>26}: {value}")
@@ -209,9 +279,56 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for f in files:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
-        print(f"{f.pages:>5} p {f.chunks:>6} chunks  {when}  {f.source}")
+        groups = f"  [{', '.join(f.collections)}]" if f.collections else ""
+        print(f"{f.pages:>5} p {f.chunks:>6} chunks  {when}  {f.source}{groups}")
     print(f"{len(files)} documents")
     return 0
+
+
+def cmd_collections(args: argparse.Namespace, settings: Settings) -> int:
+    """List the collections with their documents."""
+    from ingest.backends import open_store
+
+    index = open_store(settings)
+    try:
+        with index.read() as reader:
+            collections = reader.collections()
+    finally:
+        index.close()
+    if args.json:
+        _print_json([{"name": name, "sources": sources} for name, sources in collections.items()])
+        return 0
+    for name, sources in collections.items():
+        print(f"{name}  ({len(sources)} document{'s' if len(sources) != 1 else ''})")
+        for source in sources:
+            print(f"    {Path(source).name}  {source}")
+    if not collections:
+        print("no collections: `rag index FOLDER --collection NAME` or `rag collection add NAME PATH...` makes one")
+    return 0
+
+
+def cmd_collection(args: argparse.Namespace, settings: Settings) -> int:
+    """Add documents to a collection, take them out, or delete the collection (its documents stay indexed)."""
+    from ingest.indexer import add_to_collection, remove_from_collection
+
+    if args.action == "delete":
+        if args.paths:
+            raise ValueError("`rag collection delete NAME` takes no paths (use `remove NAME PATH...`)")
+        count = remove_from_collection(args.name, None, settings)
+        if not count:
+            raise ValueError(f"no collection named {args.name!r}")
+        print(f"deleted collection {args.name!r} ({count} document(s) left it, still indexed)")
+        return 0
+    if not args.paths:
+        raise ValueError(f"`rag collection {args.action} NAME PATH...` needs at least one path")
+    sources = _sources(args.paths, settings)
+    if args.action == "add":
+        count = add_to_collection(args.name, sources, settings)
+        print(f"collection {args.name!r}: {count} of {len(sources)} document(s) joined")
+        return 0
+    count = remove_from_collection(args.name, sources, settings)
+    print(f"collection {args.name!r}: {count} of {len(sources)} document(s) left")
+    return 0 if count == len(sources) else 1
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -255,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", nargs="?")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    p.add_argument("--collection", metavar="NAME", help="the folder's documents join this collection")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="print the passages that best match a question")
@@ -262,12 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
     p.add_argument("--dense", action="store_true", help="dense vectors only, no BM25 fusion")
     p.add_argument("--json", action="store_true", help="print a JSON list of passages")
+    _add_scope_arguments(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the documents, with cited pages")
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="passages in the prompt (default: RAG_TOP_K)")
     p.add_argument("--json", action="store_true", help="print the answer, citations and timings as JSON")
+    _add_scope_arguments(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="score retrieval (and answers) on a gold JSON-lines file")
@@ -277,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answers", action="store_true", help="also generate answers and score them")
     p.add_argument("--baseline", action="store_true", help="also score a naive RAG pipeline over --corpus")
     p.add_argument("--json", action="store_true")
+    _add_scope_arguments(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("feedback", help="the app's thumbs-down answers as a gold JSON-lines file to review")
@@ -297,6 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("collections", help="list the collections and their documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_collections)
+
+    p = sub.add_parser("collection", help="add documents to a collection, remove them, or delete it")
+    p.add_argument("action", choices=["add", "remove", "delete"])
+    p.add_argument("name")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="indexed files, or folders (their indexed files)")
+    p.set_defaults(func=cmd_collection)
     return parser
 
 

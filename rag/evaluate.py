@@ -18,6 +18,7 @@ import json
 import math
 import re
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,14 +119,19 @@ def _median(values) -> float:
 
 
 def evaluate(
-    rows: list[dict], retriever: Retriever, k: int = 5, qa: QA | None = None, hybrid: bool = True
+    rows: list[dict],
+    retriever: Retriever,
+    k: int = 5,
+    qa: QA | None = None,
+    hybrid: bool = True,
+    sources: Collection[str] | None = None,
 ) -> EvalReport:
-    """Run every row through retrieval (and generation when ``qa`` is given)."""
+    """Run every row through retrieval (and generation when ``qa`` is given), within ``sources`` when given."""
     report = EvalReport(k)
     top_k = (qa.settings if qa is not None else retriever.settings).top_k
     for row in rows:
-        query, earlier = _conversation(row, qa, hybrid)
-        retrieval = retriever.search(query, max(k, 10), hybrid=hybrid)
+        query, earlier = _conversation(row, qa, hybrid, sources)
+        retrieval = retriever.search(query, max(k, 10), hybrid=hybrid, sources=sources)
         hits = [is_hit(p, row) for p in retrieval.passages]
         first = next((i for i, h in enumerate(hits) if h), None)
         asked = row["turns"][-1] if "turns" in row else row["query"]
@@ -151,7 +157,7 @@ def evaluate(
             )
         else:
             done = _answer(qa, query, _cut(retrieval, top_k))
-            sources = set(row.get("expected_sources") or [])
+            expected = set(row.get("expected_sources") or [])
             result.update(
                 answer=done.answer,
                 refused=done.refused,
@@ -159,7 +165,7 @@ def evaluate(
                 grounded=done.grounded,
                 answer_ok=answer_contains(done.answer, row),
                 answer_match=not done.refused and answer_matches(done.answer, row),
-                cites_source=any(c.name in sources for c in done.citations) if sources else bool(done.citations),
+                cites_source=any(c.name in expected for c in done.citations) if expected else bool(done.citations),
                 quote=done.evidence[0].text if done.evidence else "",
                 quote_score=done.evidence[0].score if done.evidence else 0.0,
                 quote_ok=quote_holds(done.evidence, row),
@@ -180,7 +186,9 @@ def _answer(qa: QA, question: str, retrieval: Retrieval | None = None) -> Answer
     return stream.result
 
 
-def _conversation(row: dict, qa: QA | None, hybrid: bool) -> tuple[str, list[dict]]:
+def _conversation(
+    row: dict, qa: QA | None, hybrid: bool, sources: Collection[str] | None = None
+) -> tuple[str, list[dict]]:
     """The question to score for a row and, for a multi-turn row, its earlier turns as asked and answered.
 
     Each turn after the first is rewritten from the previous (standalone question, answer) pairs, as the
@@ -195,7 +203,7 @@ def _conversation(row: dict, qa: QA | None, hybrid: bool) -> tuple[str, list[dic
     earlier = []
     for turn in turns[:-1]:
         searched = rewrite_question(turn, history, qa.llm)
-        retrieval = qa.retriever.search(searched, qa.settings.top_k, hybrid=hybrid)
+        retrieval = qa.retriever.search(searched, qa.settings.top_k, hybrid=hybrid, sources=sources)
         answer = _answer(qa, searched, retrieval)
         history.append((searched, answer.answer))
         earlier.append({"question": turn, "searched": searched, "answer": answer.answer})

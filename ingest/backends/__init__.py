@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ingest.backends.base import IndexReader, IndexStore, IndexWriter, StoredFile
+from ingest.backends.base import IndexReader, IndexStore, IndexWriter, StoredFile, collection_name
 from rag.settings import Settings
 
-__all__ = ["IndexReader", "IndexStore", "IndexWriter", "StoredFile", "open_store"]
+__all__ = ["IndexReader", "IndexStore", "IndexWriter", "StoredFile", "collection_name", "open_store"]
 
 
 def open_store(settings: Settings) -> IndexStore:

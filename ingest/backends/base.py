@@ -6,6 +6,10 @@ replaces and removes whole files. Two backends implement it: ``local`` (FAISS + 
 disk, :mod:`ingest.backends.local`) and ``postgres`` (pgvector + full-text search,
 :mod:`ingest.backends.postgres`).
 
+Files can belong to named *collections* (a course, a project; a file can be in several). Membership is kept by
+source path: replacing a file keeps its collections, removing it drops them, and a rebuild for another model or
+chunking keeps them for the files indexed again.
+
 Chunk ids are integers, consecutive within one file in reading order, so ``id - 1`` and ``id + 1``
 are a chunk's neighbours when they belong to the same file (small-to-big widening reads them).
 """
@@ -13,6 +17,7 @@ are a chunk's neighbours when they belong to the same file (small-to-big widenin
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -34,10 +39,28 @@ class StoredFile:
     chunks: int = 0
     indexed_at: float = field(default_factory=time.time)
     title: str = ""
+    collections: list[str] = field(default_factory=list)
+    """Names of the collections the file belongs to, sorted."""
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return asdict(self)
+
+
+COLLECTION_NAME_MAX = 100
+
+
+def collection_name(name: str) -> str:
+    """``name`` stripped, or ValueError when it cannot name a collection (empty, too long, a comma or control
+    character: commas separate names on the command line)."""
+    cleaned = " ".join(str(name).split())
+    if not cleaned:
+        raise ValueError("a collection needs a name")
+    if len(cleaned) > COLLECTION_NAME_MAX:
+        raise ValueError(f"collection names are at most {COLLECTION_NAME_MAX} characters")
+    if "," in cleaned or any(unicodedata.category(c).startswith("C") for c in cleaned):
+        raise ValueError(f"a collection name cannot hold commas or control characters: {cleaned!r}")
+    return cleaned
 
 
 class IndexReader(Protocol):
@@ -49,6 +72,10 @@ class IndexReader(Protocol):
 
     def files(self) -> dict[str, StoredFile]:
         """Indexed files by source path."""
+        ...
+
+    def collections(self) -> dict[str, list[str]]:
+        """Collection names (sorted) with the sources of their indexed files (sorted); no empty collection."""
         ...
 
     def dense_search(
@@ -86,7 +113,18 @@ class IndexWriter(Protocol):
         ...
 
     def remove_file(self, source: str) -> bool:
-        """Drop a file and its chunks; False when it was not indexed."""
+        """Drop a file, its chunks and its collection memberships; False when it was not indexed."""
+        ...
+
+    def add_to_collection(self, name: str, sources: Iterable[str]) -> int:
+        """Put indexed files into collection ``name`` (created by its first file); how many were not in it yet.
+
+        ValueError, and nothing changed, when a source is not indexed or the name is not valid.
+        """
+        ...
+
+    def remove_from_collection(self, name: str, sources: Iterable[str] | None = None) -> int:
+        """Take files (all of them when ``sources`` is None) out of collection ``name``; how many were in it."""
         ...
 
     def commit(self) -> None:

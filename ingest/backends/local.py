@@ -12,12 +12,21 @@ import numpy as np
 from filelock import FileLock
 
 from ingest import store
-from ingest.backends.base import StoredFile
+from ingest.backends.base import StoredFile, collection_name
 from ingest.records import Chunk
 from ingest.store import Collection, FileRecord
 
 
-def _stored(record: FileRecord, collection: Collection) -> StoredFile:
+def _stored_files(collection: Collection) -> dict[str, StoredFile]:
+    """Every file of a generation with its collections."""
+    groups: dict[str, list[str]] = {}
+    for name, sources in collection.collections().items():
+        for source in sources:
+            groups.setdefault(source, []).append(name)
+    return {s: _stored(r, collection, groups.get(s, [])) for s, r in collection.files.items()}
+
+
+def _stored(record: FileRecord, collection: Collection, groups: list[str]) -> StoredFile:
     first = collection.chunks.get(record.chunk_ids[0]) if record.chunk_ids else None
     return StoredFile(
         record.source,
@@ -27,6 +36,7 @@ def _stored(record: FileRecord, collection: Collection) -> StoredFile:
         len(record.chunk_ids),
         record.indexed_at,
         first.title if first else "",
+        groups,
     )
 
 
@@ -42,9 +52,11 @@ class LocalReader:
 
     def files(self) -> dict[str, StoredFile]:
         """Indexed files by source path."""
-        if self.collection is None:
-            return {}
-        return {s: _stored(r, self.collection) for s, r in self.collection.files.items()}
+        return _stored_files(self.collection) if self.collection else {}
+
+    def collections(self) -> dict[str, list[str]]:
+        """Collection names with the sources of their files."""
+        return self.collection.collections() if self.collection else {}
 
     def _allowed(self, sources: Sources[str] | None) -> np.ndarray | None:
         if sources is None:
@@ -91,7 +103,7 @@ class LocalWriter:
 
     def files(self) -> dict[str, StoredFile]:
         """Indexed files, this run's changes included."""
-        return {s: _stored(r, self.collection) for s, r in self.collection.files.items()}
+        return _stored_files(self.collection)
 
     def add_file(self, file: StoredFile, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Insert or replace a file (visible at the next commit)."""
@@ -101,6 +113,14 @@ class LocalWriter:
     def remove_file(self, source: str) -> bool:
         """Drop a file (visible at the next commit)."""
         return self.collection.remove_file(source)
+
+    def add_to_collection(self, name: str, sources: Iterable[str]) -> int:
+        """Put indexed files into a collection (visible at the next commit)."""
+        return self.collection.add_to_collection(collection_name(name), list(sources))
+
+    def remove_from_collection(self, name: str, sources: Iterable[str] | None = None) -> int:
+        """Take files out of a collection (visible at the next commit)."""
+        return self.collection.remove_from_collection(collection_name(name), None if sources is None else list(sources))
 
     def commit(self) -> None:
         """Write the next generation and switch ``CURRENT`` to it."""
@@ -140,13 +160,17 @@ class LocalStore:
 
     @contextmanager
     def write(self, embed_model: str | None = None, dim: int = 0, pipeline: str = "") -> Iterator[LocalWriter]:
-        """Hold the writer lock and change a fresh copy of the live generation (never the readers' one)."""
+        """Hold the writer lock and change a fresh copy of the live generation (never the readers' one).
+
+        A rebuild (another model or pipeline) starts empty but keeps the collections for the files indexed again.
+        """
         with self.writer_lock():
             collection = store.load(self.index_dir)
             if embed_model is None:
                 collection = collection or Collection(embed_model="", dim=dim)
             elif collection is None or collection.embed_model != embed_model or collection.pipeline != pipeline:
-                collection = Collection(embed_model=embed_model, dim=dim, pipeline=pipeline)
+                kept = collection.memberships if collection else {}
+                collection = Collection(embed_model=embed_model, dim=dim, pipeline=pipeline, memberships=kept)
             yield LocalWriter(collection, self.index_dir)
 
     def files(self) -> list[StoredFile]:

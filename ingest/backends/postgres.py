@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from ingest.backends.base import StoredFile
+from ingest.backends.base import StoredFile, collection_name
 from ingest.keyword_index import tokenize
 from ingest.records import Chunk
 from rag.language import detect_language
@@ -73,6 +73,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX rag_chunks_source ON rag_chunks (source);
     CREATE INDEX rag_chunks_tsv ON rag_chunks USING gin (tsv);
     """,
+    # 2: collections (named sets of documents). No foreign key: replacing a file deletes and re-inserts its
+    # document row, and a rebuild truncates the documents, and both keep the file's collections;
+    # removing a file deletes its memberships explicitly.
+    """
+    CREATE TABLE rag_collections (name text NOT NULL, source text NOT NULL, PRIMARY KEY (name, source));
+    CREATE INDEX rag_collections_source ON rag_collections (source);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -106,9 +113,19 @@ def migrate(conn: psycopg.Connection) -> int:
 
 def _files(conn: psycopg.Connection) -> dict[str, StoredFile]:
     rows = conn.execute(
-        "SELECT source, sha256, size, pages, chunks, extract(epoch FROM indexed_at)::float8, title FROM rag_documents"
+        "SELECT d.source, d.sha256, d.size, d.pages, d.chunks, extract(epoch FROM d.indexed_at)::float8, d.title,"
+        " coalesce(array_agg(c.name ORDER BY c.name) FILTER (WHERE c.name IS NOT NULL), '{}')"
+        " FROM rag_documents d LEFT JOIN rag_collections c ON c.source = d.source GROUP BY d.source"
     ).fetchall()
-    return {row[0]: StoredFile(*row) for row in rows}
+    return {row[0]: StoredFile(*row[:7], collections=list(row[7])) for row in rows}
+
+
+def _collections(conn: psycopg.Connection) -> dict[str, list[str]]:
+    rows = conn.execute(
+        "SELECT c.name, array_agg(c.source ORDER BY c.source) FROM rag_collections c"
+        " JOIN rag_documents d ON d.source = c.source GROUP BY c.name ORDER BY c.name"
+    ).fetchall()
+    return {name: list(sources) for name, sources in rows}
 
 
 def _has_embeddings(conn: psycopg.Connection) -> bool:
@@ -158,6 +175,10 @@ class PostgresReader:
     def files(self) -> dict[str, StoredFile]:
         """Indexed files by source path."""
         return _files(self.conn)
+
+    def collections(self) -> dict[str, list[str]]:
+        """Collection names with the sources of their indexed files."""
+        return _collections(self.conn)
 
     def dense_search(self, vector: np.ndarray, k: int, sources: Sources[str] | None = None) -> list[tuple[int, float]]:
         """HNSW cosine search; a filter on sources is a WHERE clause the index scan iterates past (strict order)."""
@@ -276,10 +297,38 @@ class PostgresWriter:
                     )
 
     def remove_file(self, source: str) -> bool:
-        """Delete the file's document row; its chunks go with it (one transaction)."""
+        """Delete the file's document row and collection memberships; its chunks go with it (one transaction)."""
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            self.conn.execute("DELETE FROM rag_collections WHERE source = %s", (source,))
             return self.conn.execute("DELETE FROM rag_documents WHERE source = %s", (source,)).rowcount > 0
+
+    def add_to_collection(self, name: str, sources: Iterable[str]) -> int:
+        """Insert the memberships in one transaction, after checking every file is indexed."""
+        name, sources = collection_name(name), sorted(set(sources))
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            rows = self.conn.execute("SELECT source FROM rag_documents WHERE source = ANY(%s)", [sources])
+            known = {row[0] for row in rows.fetchall()}
+            missing = [s for s in sources if s not in known]
+            if missing:
+                raise ValueError(f"not indexed: {', '.join(missing)}")
+            return self.conn.execute(
+                "INSERT INTO rag_collections SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING", [name, sources]
+            ).rowcount
+
+    def remove_from_collection(self, name: str, sources: Iterable[str] | None = None) -> int:
+        """Delete memberships (of indexed files, counted; stale ones of files not indexed go too)."""
+        name = collection_name(name)
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            where, params = ("", []) if sources is None else (" AND source = ANY(%s)", [sorted(set(sources))])
+            rows = self.conn.execute(
+                f"DELETE FROM rag_collections WHERE name = %s{where} RETURNING source", [name, *params]
+            ).fetchall()
+            gone = [row[0] for row in rows]
+            indexed = self.conn.execute("SELECT count(*) FROM rag_documents WHERE source = ANY(%s)", [gone])
+            return int(indexed.fetchone()[0])
 
     def commit(self) -> None:
         """Nothing is pending: every change committed when it was made."""
