@@ -256,6 +256,13 @@ def _near(tokens: tuple[str, ...], numbers: set[str]) -> set[str]:
     return near
 
 
+def _without_names(sentence: str, names: set[str]) -> str:
+    """The sentence with the passages' file names taken out."""
+    for name in names:
+        sentence = re.sub(re.escape(name), " ", sentence, flags=re.IGNORECASE)
+    return sentence
+
+
 def _decimal(token: str) -> str:
     """'4,2' and '4.2' are the same number."""
     return token.replace(",", ".") if is_number(token) else token
@@ -269,11 +276,13 @@ def check_answer(
     places = [passage_windows(p.text) for p in passages]
     rarity = rarity_weights(passages)
     checks, out = [], []
+    names = {p.name for p in passages if p.name}
     for sentence in fold_pointers(split_answer(text)):
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
-        vacuous = is_pointer(sentence) or not (claim(sentence, question)[0] if question else content_words(sentence))
-        foreign = bool(language) and is_other_language(strip_markers(sentence), language)
-        scores = [0.0 if vacuous or foreign else support(sentence, p, question, rarity) for p in places]
+        said = _without_names(sentence, names)  # "(manual.pdf, page 2)" points at a source, it claims nothing
+        vacuous = is_pointer(sentence) or not (claim(said, question)[0] if question else content_words(said))
+        foreign = bool(language) and is_other_language(strip_markers(said), language)
+        scores = [0.0 if vacuous or foreign else support(said, p, question, rarity) for p in places]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
         cited_support = max((scores[n - 1] for n in cited), default=0.0)
         supported = cited_support >= SUPPORT_THRESHOLD
