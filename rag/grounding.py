@@ -46,6 +46,9 @@ NEAR_TOKENS = 6
 """How many tokens on each side of a number in a passage sentence say what the number is about."""
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’)])\s+|\n+")
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])(?=\s|$)")
+"""A list item's bullet or number ("1.", "2)", "-") at the start of a sentence: layout, not a claim."""
+_ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
 _PAGE_REFERENCE = re.compile(r"\b(?:on |à la |en )?(?:pages?|p\.)\s*\d+\b", re.IGNORECASE)
 _MARKERS = rf"((?:\s*{MARKER.pattern})+)"
@@ -88,7 +91,7 @@ def split_answer(text: str) -> list[str]:
             part = part[leading.end() :]
         if not part.strip():
             continue
-        if sentences and sentences[-1].endswith(":"):
+        if sentences and (sentences[-1].endswith(":") or _ENUMERATOR.match(sentences[-1])):
             sentences[-1] += " " + part.strip()
         else:
             sentences.append(part.strip())
@@ -128,7 +131,8 @@ def content_words(text: str) -> set[str]:
 
 
 def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(_decimal(w) for w in tokenize(_PAGE_REFERENCE.sub(" ", strip_markers(text))))
+    text = _LIST_MARK.sub(" ", _PAGE_REFERENCE.sub(" ", strip_markers(text)))
+    return tuple(_decimal(w) for w in tokenize(text))
 
 
 @lru_cache(maxsize=65536)
