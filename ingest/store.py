@@ -1,14 +1,32 @@
-"""The committed index: files, chunks, vectors and BM25, saved as atomic generations.
+"""The committed index: files, chunks, vectors and BM25 tokens, saved as segments named by atomic manifests.
 
 Layout of the index folder::
 
     CURRENT            name of the live generation, replaced atomically
-    gen-000007/        files.json, chunks.jsonl, vectors.faiss, bm25/
-    gen-000006/        the previous generation, kept for readers still loading it
+    gen-000009/        manifest.json (+ the segment this commit wrote, if it added chunks)
+    gen-000008/        the previous generation, kept for readers still loading it
+    gen-000003/        an older generation whose segment the live manifest still names
 
-A commit writes a complete new generation into a temporary folder, fsyncs it, renames it
-into place and only then switches ``CURRENT``. A crash at any moment leaves ``CURRENT``
-naming a complete generation.
+A *segment* holds the chunks a commit added: ``segment.jsonl`` (one chunk a line, with its BM25 terms) and
+``vectors.faiss``; it is written once and never changed. A *manifest* (``manifest.json``) holds the files
+table (each file's chunk ids) and the list of live segments. A chunk stored in a live segment but no longer
+named by the files table (its file was replaced or removed) is a tombstone: it is skipped at load and dropped
+when its segment is merged. So a commit writes only what changed (a small segment) plus the manifest, and
+costs what changed, not the whole index (Lucene's segments; the files table plays the deletions' part).
+
+Merging keeps the number of segments small: segments are grouped in size tiers (the number of digits of
+their live rows) and ``MERGE_FACTOR`` segments of one tier are merged into one; when tombstones exceed
+``COMPACT_DEAD_SHARE`` of the stored rows everything is rewritten into one segment. Both happen inside an
+ordinary commit (the merged segment is that commit's segment), so they are as crash-safe as any commit.
+
+A commit writes its generation into a temporary folder, fsyncs it, renames it into place and only then
+switches ``CURRENT``. A crash at any moment leaves ``CURRENT`` naming a complete manifest whose segments
+all exist: a folder is removed only when neither the live nor the previous manifest names it.
+
+Loading reads every live segment and builds the in-memory FAISS index from their vectors; the BM25 index
+(corpus-wide statistics) is built in memory from the stored terms on the first keyword search. An index in
+the previous format (``FORMAT_VERSION`` 2: one complete generation with files.json, chunks.jsonl,
+vectors.faiss, bm25/) still loads, and the next commit rewrites it as one segment.
 """
 
 from __future__ import annotations
@@ -20,6 +38,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from ingest.keyword_index import KeywordIndex, index_terms
@@ -27,9 +46,19 @@ from ingest.records import Chunk
 from ingest.vector_index import VectorIndex
 from rag.settings import Settings
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+LEGACY_FORMAT = 2
 CHUNKER_VERSION = 3
 """Raised whenever chunking changes what a chunk holds, so that existing indexes are rebuilt."""
+
+MERGE_FACTOR = 10
+"""Segments of one size tier that are merged into one."""
+COMPACT_DEAD_SHARE = 0.3
+"""Share of tombstoned rows in the live segments above which a commit rewrites everything into one segment."""
+
+MANIFEST = "manifest.json"
+SEGMENT_CHUNKS = "segment.jsonl"
+SEGMENT_VECTORS = "vectors.faiss"
 
 
 def pipeline_signature(settings: Settings) -> str:
@@ -50,6 +79,14 @@ class FileRecord:
 
 
 @dataclass
+class Segment:
+    """One live segment: the generation folder that holds it and how many rows it stores (dead ones included)."""
+
+    name: str
+    rows: int
+
+
+@dataclass
 class Collection:
     """In-memory state of the index; mutate, then :func:`commit`."""
 
@@ -64,6 +101,12 @@ class Collection:
     generation: int = 0
     tokens: dict[int, list[str]] = field(default_factory=dict, repr=False)
     """BM25 tokens per chunk id, kept in memory so a rebuild after a change re-tokenizes only new chunks."""
+    segments: list[Segment] = field(default_factory=list, repr=False)
+    """The live segments on disk this state was loaded from or last committed to."""
+    segment_ids: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Chunk ids stored in each live segment (tombstones included)."""
+    pending: set[int] = field(default_factory=set, repr=False)
+    """Chunk ids added since the last commit, stored in no segment yet."""
 
     def __post_init__(self) -> None:
         if self.vectors is None:
@@ -76,6 +119,7 @@ class Collection:
         self.next_id += len(chunks)
         self.vectors.append(ids, vectors)
         self.chunks.update(zip(ids.tolist(), chunks, strict=True))
+        self.pending.update(ids.tolist())
         record.chunk_ids = ids.tolist()
         self.files[record.source] = record
         self.keywords = None
@@ -89,17 +133,22 @@ class Collection:
         for chunk_id in record.chunk_ids:
             self.chunks.pop(chunk_id, None)
             self.tokens.pop(chunk_id, None)
+            self.pending.discard(chunk_id)
         self.keywords = None
         return True
+
+    def terms(self, chunk_id: int) -> list[str]:
+        """The BM25 terms of one chunk (computed once)."""
+        found = self.tokens.get(chunk_id)
+        if found is None:
+            found = self.tokens[chunk_id] = index_terms(self.chunks[chunk_id].indexed_text())
+        return found
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index over the current chunks (rebuilt only after a change)."""
         if self.keywords is None:
             ids = sorted(self.chunks)
-            for chunk_id in ids:
-                if chunk_id not in self.tokens:
-                    self.tokens[chunk_id] = index_terms(self.chunks[chunk_id].indexed_text())
-            self.keywords = KeywordIndex(ids, tokens=[self.tokens[i] for i in ids])
+            self.keywords = KeywordIndex(ids, tokens=[self.terms(i) for i in ids])
         return self.keywords
 
 
@@ -128,6 +177,68 @@ def load(index_dir: Path) -> Collection | None:
 
 
 def _load_generation(folder: Path) -> Collection:
+    if not (folder / MANIFEST).exists():
+        return _load_legacy(folder)
+    meta = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    if meta.get("format", 0) > FORMAT_VERSION:
+        raise ValueError(f"index format {meta['format']} is newer than this program ({FORMAT_VERSION})")
+    collection = Collection(
+        embed_model=meta["embed_model"],
+        dim=meta["dim"],
+        pipeline=meta.get("pipeline", ""),
+        files={s: _decode_file(s, r) for s, r in meta["files"].items()},
+        next_id=meta["next_id"],
+        generation=meta["generation"],
+        segments=[Segment(**s) for s in meta["segments"]],
+    )
+    live = np.fromiter((i for r in collection.files.values() for i in r.chunk_ids), dtype=np.int64)
+    for segment in collection.segments:
+        _load_segment(collection, folder.parent / segment.name, segment, live)
+    _check_consistent(collection)
+    return collection
+
+
+def _load_segment(collection: Collection, folder: Path, segment: Segment, live: np.ndarray) -> None:
+    """Add the live rows of one segment to ``collection``."""
+    stored = VectorIndex.load(folder / SEGMENT_VECTORS).index
+    ids = faiss.vector_to_array(stored.id_map).astype(np.int64)
+    if len(ids) != segment.rows:
+        raise ValueError(f"segment {segment.name}: {len(ids)} vectors, the manifest says {segment.rows}")
+    collection.segment_ids[segment.name] = ids
+    keep = np.isin(ids, live)
+    if keep.any():
+        collection.vectors.append(ids[keep], stored.index.reconstruct_n(0, stored.ntotal)[keep])
+    wanted = set(ids[keep].tolist())
+    with (folder / SEGMENT_CHUNKS).open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            chunk_id = row.pop("id")
+            if chunk_id in wanted:
+                terms = row.pop("terms")
+                collection.tokens[chunk_id] = terms.split() if terms else []
+                collection.chunks[chunk_id] = Chunk(**row)
+
+
+def _decode_file(source: str, row: dict) -> FileRecord:
+    if "chunk_range" in row:
+        first, stop = row.pop("chunk_range")
+        row["chunk_ids"] = list(range(first, stop))
+    return FileRecord(source=source, **row)
+
+
+def _encode_file(record: FileRecord) -> dict:
+    """A files-table row; consecutive chunk ids (the usual case) are stored as a range."""
+    row = asdict(record)
+    del row["source"]
+    ids = record.chunk_ids
+    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+        del row["chunk_ids"]
+        row["chunk_range"] = [ids[0], ids[0] + len(ids)]
+    return row
+
+
+def _load_legacy(folder: Path) -> Collection:
+    """A generation of format 2 (one complete copy of the index); the next commit rewrites it as a segment."""
     meta = json.loads((folder / "files.json").read_text(encoding="utf-8"))
     collection = Collection(
         embed_model=meta["embed_model"],
@@ -144,31 +255,76 @@ def _load_generation(folder: Path) -> Collection:
             chunk_id = row.pop("id")
             collection.chunks[chunk_id] = Chunk(**row)
     collection.keywords = KeywordIndex.load(folder / "bm25")
+    collection.pending = set(collection.chunks)
     _check_consistent(collection)
     return collection
 
 
 def _check_consistent(collection: Collection) -> None:
     expected = sum(len(r.chunk_ids) for r in collection.files.values())
-    if not (expected == len(collection.chunks) == len(collection.vectors) == len(collection.keywords)):
+    keyword_rows = len(collection.keywords) if collection.keywords is not None else len(collection.tokens)
+    if not (expected == len(collection.chunks) == len(collection.vectors) == keyword_rows):
         raise ValueError(
             f"inconsistent index: {expected} chunk ids, {len(collection.chunks)} chunks, "
-            f"{len(collection.vectors)} vectors, {len(collection.keywords)} keyword rows"
+            f"{len(collection.vectors)} vectors, {keyword_rows} keyword rows"
         )
 
 
+def _tier(rows: int) -> int:
+    return len(str(max(rows, 1)))
+
+
+def plan_merge(collection: Collection) -> tuple[list[Segment], set[str]]:
+    """The live segments kept as they are, and the names of those whose live rows go into this commit's segment."""
+    live_rows = {
+        s.name: sum(i in collection.chunks for i in collection.segment_ids[s.name].tolist())
+        for s in collection.segments
+    }
+    segments = [s for s in collection.segments if live_rows[s.name]]  # fully dead segments are simply dropped
+    stored = sum(s.rows for s in segments)
+    if stored and 1 - sum(live_rows[s.name] for s in segments) / stored > COMPACT_DEAD_SHARE:
+        return [], {s.name for s in segments}
+    merged: set[str] = set()
+    new_rows = len(collection.pending)  # rows of this commit's segment ("" below)
+    while True:
+        tiers: dict[int, list[str]] = {}
+        for segment in segments:
+            if segment.name not in merged:
+                tiers.setdefault(_tier(live_rows[segment.name]), []).append(segment.name)
+        if new_rows:
+            tiers.setdefault(_tier(new_rows), []).append("")
+        full = [tier for tier, names in tiers.items() if len(names) >= MERGE_FACTOR]
+        if not full:
+            break
+        for name in tiers[min(full)]:
+            if name:
+                merged.add(name)
+                new_rows += live_rows[name]
+    return [s for s in segments if s.name not in merged], merged
+
+
 def commit(collection: Collection, index_dir: Path) -> Path:
-    """Write ``collection`` as the next generation and make it live, atomically."""
+    """Write what changed as the next generation (a segment and a manifest) and make it live, atomically."""
     index_dir.mkdir(parents=True, exist_ok=True)
     live = current_generation(index_dir)
     number = max(collection.generation, _generation_number(live)) + 1
     final = index_dir / f"gen-{number:06d}"
     staging = index_dir / f".staging-{number:06d}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(final, ignore_errors=True)  # leftover of a crashed commit; CURRENT never named it
+    shutil.rmtree(final, ignore_errors=True)  # leftover of a crashed commit; no manifest names it
     staging.mkdir()
 
-    collection.generation = number
+    kept, merged = plan_merge(collection)
+    rows = sorted(collection.pending | {i for n in merged for i in collection.segment_ids[n].tolist()})
+    rows = [i for i in rows if i in collection.chunks]
+    segments = list(kept)
+    if rows:
+        _write_segment(collection, rows, staging)
+        segments.append(Segment(final.name, len(rows)))
+    missing = [s.name for s in segments[: len(kept)] if not (index_dir / s.name / SEGMENT_VECTORS).exists()]
+    if missing:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeError(f"segments {missing} are gone: another writer changed {index_dir} without the lock")
     meta = {
         "format": FORMAT_VERSION,
         "generation": number,
@@ -176,20 +332,52 @@ def commit(collection: Collection, index_dir: Path) -> Path:
         "dim": collection.dim,
         "pipeline": collection.pipeline,
         "next_id": collection.next_id,
-        "files": {s: asdict(r) for s, r in collection.files.items()},
+        "segments": [asdict(s) for s in segments],
+        "files": {s: _encode_file(r) for s, r in collection.files.items()},
     }
-    (staging / "files.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    with (staging / "chunks.jsonl").open("w", encoding="utf-8") as handle:
-        for chunk_id in sorted(collection.chunks):
-            row = {"id": chunk_id, **collection.chunks[chunk_id].to_dict()}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    collection.vectors.save(staging / "vectors.faiss")
-    collection.keyword_index().save(staging / "bm25")
+    (staging / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     _fsync_tree(staging)
     os.replace(staging, final)
     _atomic_write(index_dir / "CURRENT", final.name)
-    _prune(index_dir, keep={final.name, live.name if live else ""})
+
+    collection.generation = number
+    collection.segments = segments
+    for name in merged:
+        del collection.segment_ids[name]
+    for name in set(collection.segment_ids) - {s.name for s in segments}:
+        del collection.segment_ids[name]
+    if rows:
+        collection.segment_ids[final.name] = np.asarray(rows, dtype=np.int64)
+    collection.pending.clear()
+    _prune(index_dir, keep={final.name, *(s.name for s in segments), *_named_by(live)})
     return final
+
+
+def _write_segment(collection: Collection, rows: list[int], folder: Path) -> None:
+    """The chunks ``rows`` with their BM25 terms and their vectors, into ``folder``."""
+    with (folder / SEGMENT_CHUNKS).open("w", encoding="utf-8") as handle:
+        for chunk_id in rows:
+            row = {
+                "id": chunk_id,
+                **collection.chunks[chunk_id].to_dict(),
+                "terms": " ".join(collection.terms(chunk_id)),
+            }
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    ids = np.asarray(rows, dtype=np.int64)
+    segment = VectorIndex(collection.dim)
+    segment.append(ids, collection.vectors.index.reconstruct_batch(ids))
+    segment.save(folder / SEGMENT_VECTORS)
+
+
+def _named_by(generation: Path | None) -> set[str]:
+    """The folders a generation needs: itself and its segments (a previous-format generation is self-contained)."""
+    if generation is None:
+        return set()
+    try:
+        meta = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {generation.name}
+    return {generation.name, *(s["name"] for s in meta["segments"])}
 
 
 def _generation_number(folder: Path | None) -> int:
@@ -225,7 +413,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _prune(index_dir: Path, keep: set[str]) -> None:
-    """Remove old generations and staging leftovers of dead writers."""
+    """Remove generations no kept manifest names, and staging leftovers of dead writers."""
     for path in index_dir.iterdir():
         if path.is_dir() and path.name.startswith(("gen-", ".staging-")) and path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
