@@ -43,6 +43,7 @@ import numpy as np
 
 from ingest.keyword_index import KeywordIndex, index_terms
 from ingest.records import Chunk
+from ingest.term_table import TermTable, Vocabulary
 from ingest.vector_index import VectorIndex
 from rag.settings import Settings
 
@@ -59,6 +60,7 @@ COMPACT_DEAD_SHARE = 0.3
 MANIFEST = "manifest.json"
 SEGMENT_CHUNKS = "segment.jsonl"
 SEGMENT_VECTORS = "vectors.faiss"
+SEGMENT_TERMS = "terms.npz"
 
 
 def pipeline_signature(settings: Settings) -> str:
@@ -100,11 +102,13 @@ class Collection:
     next_id: int = 0
     generation: int = 0
     tokens: dict[int, list[str]] = field(default_factory=dict, repr=False)
-    """BM25 tokens per chunk id, kept in memory so a rebuild after a change re-tokenizes only new chunks."""
+    """BM25 terms of the chunks stored in no segment yet (those of stored chunks are in ``segment_terms``)."""
     segments: list[Segment] = field(default_factory=list, repr=False)
     """The live segments on disk this state was loaded from or last committed to."""
-    segment_ids: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    """Chunk ids stored in each live segment (tombstones included)."""
+    segment_terms: dict[str, TermTable] = field(default_factory=dict, repr=False)
+    """The BM25 term counts of every row of each live segment (tombstones included): its chunk ids too."""
+    vocab: Vocabulary = field(default_factory=Vocabulary, repr=False)
+    """The numbering of the terms in ``segment_terms``."""
     pending: set[int] = field(default_factory=set, repr=False)
     """Chunk ids added since the last commit, stored in no segment yet."""
 
@@ -144,11 +148,18 @@ class Collection:
             found = self.tokens[chunk_id] = index_terms(self.chunks[chunk_id].indexed_text())
         return found
 
+    def term_table(self, ids: set[int]) -> TermTable:
+        """The term counts of the chunks ``ids``: stored ones from their segment, new ones counted now."""
+        wanted = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        parts = [table.select(np.isin(table.ids, wanted)) for table in self.segment_terms.values()]
+        loose = sorted(ids - {i for part in parts for i in part.ids.tolist()})
+        parts.append(TermTable.from_tokens(loose, [self.terms(i) for i in loose], self.vocab))
+        return TermTable.concat(parts)
+
     def keyword_index(self) -> KeywordIndex:
-        """The BM25 index over the current chunks (rebuilt only after a change)."""
+        """The BM25 index over the current chunks (rebuilt in bulk only after a change)."""
         if self.keywords is None:
-            ids = sorted(self.chunks)
-            self.keywords = KeywordIndex(ids, tokens=[self.terms(i) for i in ids])
+            self.keywords = KeywordIndex.from_table(self.term_table(set(self.chunks)), self.vocab)
         return self.keywords
 
 
@@ -202,9 +213,10 @@ def _load_segment(collection: Collection, folder: Path, segment: Segment, live: 
     """Add the live rows of one segment to ``collection``."""
     stored = VectorIndex.load(folder / SEGMENT_VECTORS).index
     ids = faiss.vector_to_array(stored.id_map).astype(np.int64)
-    if len(ids) != segment.rows:
-        raise ValueError(f"segment {segment.name}: {len(ids)} vectors, the manifest says {segment.rows}")
-    collection.segment_ids[segment.name] = ids
+    terms = TermTable.load(folder / SEGMENT_TERMS, collection.vocab)
+    if not len(ids) == len(terms) == segment.rows:
+        raise ValueError(f"segment {segment.name}: {len(ids)} vectors, {len(terms)} term rows, not {segment.rows}")
+    collection.segment_terms[segment.name] = terms
     keep = np.isin(ids, live)
     if keep.any():
         collection.vectors.append(ids[keep], stored.index.reconstruct_n(0, stored.ntotal)[keep])
@@ -214,8 +226,6 @@ def _load_segment(collection: Collection, folder: Path, segment: Segment, live: 
             row = json.loads(line)
             chunk_id = row.pop("id")
             if chunk_id in wanted:
-                terms = row.pop("terms")
-                collection.tokens[chunk_id] = terms.split() if terms else []
                 collection.chunks[chunk_id] = Chunk(**row)
 
 
@@ -228,12 +238,12 @@ def _decode_file(source: str, row: dict) -> FileRecord:
 
 def _encode_file(record: FileRecord) -> dict:
     """A files-table row; consecutive chunk ids (the usual case) are stored as a range."""
-    row = asdict(record)
-    del row["source"]
     ids = record.chunk_ids
+    row = {"sha256": record.sha256, "size": record.size, "pages": record.pages, "indexed_at": record.indexed_at}
     if ids and ids == list(range(ids[0], ids[0] + len(ids))):
-        del row["chunk_ids"]
         row["chunk_range"] = [ids[0], ids[0] + len(ids)]
+    else:
+        row["chunk_ids"] = ids
     return row
 
 
@@ -262,7 +272,10 @@ def _load_legacy(folder: Path) -> Collection:
 
 def _check_consistent(collection: Collection) -> None:
     expected = sum(len(r.chunk_ids) for r in collection.files.values())
-    keyword_rows = len(collection.keywords) if collection.keywords is not None else len(collection.tokens)
+    keyword_rows = len(collection.keywords) if collection.keywords is not None else len(collection.pending)
+    if collection.keywords is None:
+        live = np.fromiter(collection.chunks, dtype=np.int64, count=len(collection.chunks))
+        keyword_rows += sum(int(np.isin(t.ids, live).sum()) for t in collection.segment_terms.values())
     if not (expected == len(collection.chunks) == len(collection.vectors) == keyword_rows):
         raise ValueError(
             f"inconsistent index: {expected} chunk ids, {len(collection.chunks)} chunks, "
@@ -277,7 +290,7 @@ def _tier(rows: int) -> int:
 def plan_merge(collection: Collection) -> tuple[list[Segment], set[str]]:
     """The live segments kept as they are, and the names of those whose live rows go into this commit's segment."""
     live_rows = {
-        s.name: sum(i in collection.chunks for i in collection.segment_ids[s.name].tolist())
+        s.name: sum(i in collection.chunks for i in collection.segment_terms[s.name].ids.tolist())
         for s in collection.segments
     }
     segments = [s for s in collection.segments if live_rows[s.name]]  # fully dead segments are simply dropped
@@ -315,11 +328,12 @@ def commit(collection: Collection, index_dir: Path) -> Path:
     staging.mkdir()
 
     kept, merged = plan_merge(collection)
-    rows = sorted(collection.pending | {i for n in merged for i in collection.segment_ids[n].tolist()})
-    rows = [i for i in rows if i in collection.chunks]
+    rows = collection.pending | {i for n in merged for i in collection.segment_terms[n].ids.tolist()}
+    rows = sorted(i for i in rows if i in collection.chunks)
     segments = list(kept)
+    terms = None
     if rows:
-        _write_segment(collection, rows, staging)
+        terms = _write_segment(collection, rows, staging)
         segments.append(Segment(final.name, len(rows)))
     missing = [s.name for s in segments[: len(kept)] if not (index_dir / s.name / SEGMENT_VECTORS).exists()]
     if missing:
@@ -342,31 +356,30 @@ def commit(collection: Collection, index_dir: Path) -> Path:
 
     collection.generation = number
     collection.segments = segments
-    for name in merged:
-        del collection.segment_ids[name]
-    for name in set(collection.segment_ids) - {s.name for s in segments}:
-        del collection.segment_ids[name]
-    if rows:
-        collection.segment_ids[final.name] = np.asarray(rows, dtype=np.int64)
+    for name in set(collection.segment_terms) - {s.name for s in segments}:
+        del collection.segment_terms[name]  # merged or fully dead
+    if terms is not None:
+        collection.segment_terms[final.name] = terms
     collection.pending.clear()
+    collection.tokens.clear()
     _prune(index_dir, keep={final.name, *(s.name for s in segments), *_named_by(live)})
     return final
 
 
-def _write_segment(collection: Collection, rows: list[int], folder: Path) -> None:
-    """The chunks ``rows`` with their BM25 terms and their vectors, into ``folder``."""
+def _write_segment(collection: Collection, rows: list[int], folder: Path) -> TermTable:
+    """The chunks ``rows``, their BM25 term counts and their vectors, into ``folder``; returns the term counts."""
     with (folder / SEGMENT_CHUNKS).open("w", encoding="utf-8") as handle:
         for chunk_id in rows:
-            row = {
-                "id": chunk_id,
-                **collection.chunks[chunk_id].to_dict(),
-                "terms": " ".join(collection.terms(chunk_id)),
-            }
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps({"id": chunk_id, **collection.chunks[chunk_id].to_dict()}, ensure_ascii=False) + "\n"
+            )
+    terms = collection.term_table(set(rows))
+    terms.save(folder / SEGMENT_TERMS, collection.vocab)
     ids = np.asarray(rows, dtype=np.int64)
     segment = VectorIndex(collection.dim)
     segment.append(ids, collection.vectors.index.reconstruct_batch(ids))
     segment.save(folder / SEGMENT_VECTORS)
+    return terms
 
 
 def _named_by(generation: Path | None) -> set[str]:
