@@ -93,8 +93,8 @@ def build(n: int, index_dir: Path) -> None:
     add_files(collection, texts, vectors, "doc")
     t2 = time.perf_counter()
     store.commit(collection, index_dir)
+    extra_texts, extra_vectors = synthetic(10, seed=n + 1)  # generated outside the timing
     t3 = time.perf_counter()
-    extra_texts, extra_vectors = synthetic(10, seed=n + 1)
     add_files(collection, extra_texts, extra_vectors, "extra")
     store.commit(collection, index_dir)
     t4 = time.perf_counter()
