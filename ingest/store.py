@@ -105,8 +105,10 @@ class Collection:
     """BM25 terms of the chunks stored in no segment yet (those of stored chunks are in ``segment_terms``)."""
     segments: list[Segment] = field(default_factory=list, repr=False)
     """The live segments on disk this state was loaded from or last committed to."""
+    segment_ids: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """The chunk ids stored in each live segment (tombstones included)."""
     segment_terms: dict[str, TermTable] = field(default_factory=dict, repr=False)
-    """The BM25 term counts of every row of each live segment (tombstones included): its chunk ids too."""
+    """The BM25 term counts of every row of each loaded segment (all of them, unless loaded for writing only)."""
     vocab: Vocabulary = field(default_factory=Vocabulary, repr=False)
     """The numbering of the terms in ``segment_terms``."""
     pending: set[int] = field(default_factory=set, repr=False)
@@ -173,21 +175,25 @@ def current_generation(index_dir: Path) -> Path | None:
     return path if name and path.is_dir() else None
 
 
-def load(index_dir: Path) -> Collection | None:
-    """Load the live generation (None when the folder holds no index)."""
+def load(index_dir: Path, contents: bool = True) -> Collection | None:
+    """Load the live generation (None when the folder holds no index).
+
+    Without ``contents`` only the files table and the ids of each segment are read: enough to add, replace and
+    remove files and commit (a writer); a commit that merges segments reads those it merges.
+    """
     for _attempt in range(3):
         folder = current_generation(index_dir)
         if folder is None:
             return None
         try:
-            return _load_generation(folder)
+            return _load_generation(folder, contents)
         except FileNotFoundError:
             time.sleep(0.05)  # a writer swapped generations while we read: read the new one
     folder = current_generation(index_dir)
-    return _load_generation(folder) if folder else None
+    return _load_generation(folder, contents) if folder else None
 
 
-def _load_generation(folder: Path) -> Collection:
+def _load_generation(folder: Path, contents: bool = True) -> Collection:
     if not (folder / MANIFEST).exists():
         return _load_legacy(folder)
     meta = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -202,11 +208,21 @@ def _load_generation(folder: Path) -> Collection:
         generation=meta["generation"],
         segments=[Segment(**s) for s in meta["segments"]],
     )
-    live = np.fromiter((i for r in collection.files.values() for i in r.chunk_ids), dtype=np.int64)
+    if not contents:
+        for segment in collection.segments:
+            with np.load(folder.parent / segment.name / SEGMENT_TERMS, allow_pickle=False) as data:
+                collection.segment_ids[segment.name] = data["ids"]
+        return collection
+    live = _live_ids(collection)
     for segment in collection.segments:
         _load_segment(collection, folder.parent / segment.name, segment, live)
     _check_consistent(collection)
     return collection
+
+
+def _live_ids(collection: Collection) -> np.ndarray:
+    """Every chunk id the files table names."""
+    return np.fromiter((i for r in collection.files.values() for i in r.chunk_ids), dtype=np.int64)
 
 
 def _load_segment(collection: Collection, folder: Path, segment: Segment, live: np.ndarray) -> None:
@@ -217,6 +233,7 @@ def _load_segment(collection: Collection, folder: Path, segment: Segment, live: 
     if not len(ids) == len(terms) == segment.rows:
         raise ValueError(f"segment {segment.name}: {len(ids)} vectors, {len(terms)} term rows, not {segment.rows}")
     collection.segment_terms[segment.name] = terms
+    collection.segment_ids[segment.name] = terms.ids
     keep = np.isin(ids, live)
     if keep.any():
         collection.vectors.append(ids[keep], stored.index.reconstruct_n(0, stored.ntotal)[keep])
@@ -289,10 +306,8 @@ def _tier(rows: int) -> int:
 
 def plan_merge(collection: Collection) -> tuple[list[Segment], set[str]]:
     """The live segments kept as they are, and the names of those whose live rows go into this commit's segment."""
-    live_rows = {
-        s.name: sum(i in collection.chunks for i in collection.segment_terms[s.name].ids.tolist())
-        for s in collection.segments
-    }
+    live = _live_ids(collection)
+    live_rows = {s.name: int(np.isin(collection.segment_ids[s.name], live).sum()) for s in collection.segments}
     segments = [s for s in collection.segments if live_rows[s.name]]  # fully dead segments are simply dropped
     stored = sum(s.rows for s in segments)
     if stored and 1 - sum(live_rows[s.name] for s in segments) / stored > COMPACT_DEAD_SHARE:
@@ -328,7 +343,11 @@ def commit(collection: Collection, index_dir: Path) -> Path:
     staging.mkdir()
 
     kept, merged = plan_merge(collection)
-    rows = collection.pending | {i for n in merged for i in collection.segment_terms[n].ids.tolist()}
+    live_ids = _live_ids(collection)
+    for segment in collection.segments:
+        if segment.name in merged and segment.name not in collection.segment_terms:  # loaded for writing only
+            _load_segment(collection, index_dir / segment.name, segment, live_ids)
+    rows = collection.pending | {i for n in merged for i in collection.segment_ids[n].tolist()}
     rows = sorted(i for i in rows if i in collection.chunks)
     segments = list(kept)
     terms = None
@@ -356,10 +375,12 @@ def commit(collection: Collection, index_dir: Path) -> Path:
 
     collection.generation = number
     collection.segments = segments
-    for name in set(collection.segment_terms) - {s.name for s in segments}:
-        del collection.segment_terms[name]  # merged or fully dead
+    for name in set(collection.segment_ids) - {s.name for s in segments}:
+        collection.segment_ids.pop(name)  # merged or fully dead
+        collection.segment_terms.pop(name, None)
     if terms is not None:
         collection.segment_terms[final.name] = terms
+        collection.segment_ids[final.name] = terms.ids
     collection.pending.clear()
     collection.tokens.clear()
     _prune(index_dir, keep={final.name, *(s.name for s in segments), *_named_by(live)})

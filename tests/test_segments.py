@@ -147,3 +147,26 @@ def test_an_index_in_the_previous_format_loads_and_is_rewritten_by_the_next_comm
     store.commit(again, index_dir)
     assert not old.exists(), "the previous-format generation is removed once no manifest needs it"
     assert isinstance(store.load(index_dir).vectors, VectorIndex)
+
+
+def test_a_writer_that_reads_only_the_files_table_commits_and_merges_like_a_full_load(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    reference = Collection("synthetic", DIM)  # the same changes, made in memory only
+    for step in range(40):
+        writer = store.load(index_dir, contents=False) if step else Collection("synthetic", DIM)
+        assert not writer.chunks and len(writer.vectors) == 0, "nothing but the files table is read"
+        for k in range(1 + step % 3):
+            name, chunks = f"/docs/f{(step * 7 + k) % 15:02d}.pdf", 1 + (step + k) % 6
+            _add(writer, name, chunks, f"word{step}", seed=step * 10 + k)
+            _add(reference, name, chunks, f"word{step}", seed=step * 10 + k)
+        if step % 9 == 4:
+            name = f"/docs/f{step % 15:02d}.pdf"
+            assert writer.remove_file(name) == reference.remove_file(name)
+        store.commit(writer, index_dir)
+        assert len(writer.segments) < 2 * store.MERGE_FACTOR
+    loaded = store.load(index_dir)
+    _same(reference, loaded)
+    for question in ("word39", "pump valve", "word3"):
+        found = dict(loaded.keyword_index().search(question, 500))
+        expected = dict(reference.keyword_index().search(question, 500))
+        assert found.keys() == expected.keys() and all(abs(found[i] - expected[i]) < 1e-4 for i in found)
