@@ -1,4 +1,4 @@
-"""The committed index: files, chunks, vectors and BM25 tokens, saved as segments named by atomic manifests.
+"""The committed index: files, chunks, vectors and BM25 term counts, in segments named by atomic manifests.
 
 Layout of the index folder::
 
@@ -7,12 +7,13 @@ Layout of the index folder::
     gen-000008/        the previous generation, kept for readers still loading it
     gen-000003/        an older generation whose segment the live manifest still names
 
-A *segment* holds the chunks a commit added: ``segment.jsonl`` (one chunk a line, with its BM25 terms) and
-``vectors.faiss``; it is written once and never changed. A *manifest* (``manifest.json``) holds the files
-table (each file's chunk ids) and the list of live segments. A chunk stored in a live segment but no longer
-named by the files table (its file was replaced or removed) is a tombstone: it is skipped at load and dropped
-when its segment is merged. So a commit writes only what changed (a small segment) plus the manifest, and
-costs what changed, not the whole index (Lucene's segments; the files table plays the deletions' part).
+A *segment* holds the chunks a commit added: ``segment.jsonl`` (one chunk a line), ``terms.npz`` (each
+chunk's BM25 term counts, :mod:`ingest.term_table`) and ``vectors.faiss``; it is written once and never
+changed. A *manifest* (``manifest.json``) holds the files table (each file's chunk ids) and the list of live
+segments. A chunk stored in a live segment but no longer named by the files table (its file was replaced or
+removed) is a tombstone: it is skipped at load and dropped when its segment is merged. So a commit writes only
+what changed (a small segment) plus the manifest, and costs what changed, not the whole index (Lucene's
+segments; the files table plays the part of the deletions file).
 
 Merging keeps the number of segments small: segments are grouped in size tiers (the number of digits of
 their live rows) and ``MERGE_FACTOR`` segments of one tier are merged into one; when tombstones exceed
@@ -21,12 +22,13 @@ ordinary commit (the merged segment is that commit's segment), so they are as cr
 
 A commit writes its generation into a temporary folder, fsyncs it, renames it into place and only then
 switches ``CURRENT``. A crash at any moment leaves ``CURRENT`` naming a complete manifest whose segments
-all exist: a folder is removed only when neither the live nor the previous manifest names it.
+all exist: a folder is removed only when neither the new nor the previous manifest names it.
 
-Loading reads every live segment and builds the in-memory FAISS index from their vectors; the BM25 index
-(corpus-wide statistics) is built in memory from the stored terms on the first keyword search. An index in
-the previous format (``FORMAT_VERSION`` 2: one complete generation with files.json, chunks.jsonl,
-vectors.faiss, bm25/) still loads, and the next commit rewrites it as one segment.
+A reader loads every live segment and builds the in-memory FAISS index from their vectors; the BM25 index
+(corpus-wide statistics) is built in memory from the stored term counts on the first keyword search. A
+writer reads only the files table and the segments' ids (``load(contents=False)``). An index in the previous
+format (``FORMAT_VERSION`` 2: one complete generation with files.json, chunks.jsonl, vectors.faiss, bm25/)
+still loads, and the next commit rewrites it as one segment.
 """
 
 from __future__ import annotations
