@@ -14,8 +14,10 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
 import Stemmer
 
+from ingest.term_table import TermTable, Vocabulary
 from rag.language import detect_language
 
 STEM_LANGUAGES = {"en": "english", "fr": "french"}
@@ -104,6 +106,30 @@ class KeywordIndex:
             tokens = [index_terms(t) for t in texts or []]
         if tokens:
             self.bm25.index([t or ["_"] for t in tokens], show_progress=False)
+
+    @classmethod
+    def from_table(cls, table: TermTable, vocab: Vocabulary) -> KeywordIndex:
+        """BM25 over the rows of ``table``, computed in bulk with numpy: the scores bm25s computes document by
+        document (its default Lucene variant, k1 1.5, b 0.75), in about a second at 100k chunks."""
+        built = cls([])
+        built.ids = table.ids.copy()
+        n_docs, n_terms = len(table), len(vocab)
+        if not n_docs:
+            return built
+        bm25 = built.bm25
+        docs = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(table.offsets))
+        frequencies = np.bincount(table.terms, minlength=n_terms)
+        idf = np.log1p((n_docs - frequencies + 0.5) / (frequencies + 0.5))
+        lengths = np.maximum(table.lengths, 1)  # an empty chunk counts one term, as "_" in the constructor
+        counts = table.counts.astype(np.float64)
+        norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[docs] / lengths.mean())
+        scores = (idf[table.terms] * counts / (norm + counts)).astype(bm25.dtype)
+        matrix = sp.csc_matrix((scores, (docs, table.terms)), shape=(n_docs, n_terms), dtype=bm25.dtype)
+        bm25.scores = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr, "num_docs": n_docs}
+        bm25.vocab_dict = dict(vocab.index)
+        bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
+        bm25.nonoccurrence_array = None
+        return built
 
     def __len__(self) -> int:
         return len(self.ids)

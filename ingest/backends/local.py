@@ -1,4 +1,4 @@
-"""The local store: FAISS + bm25s generations on disk (:mod:`ingest.store`), one writer at a time (file lock)."""
+"""The local store: FAISS + BM25 segments on disk (:mod:`ingest.store`), one writer at a time (file lock)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class LocalReader:
 
 
 class LocalWriter:
-    """Changes a private copy of the live generation; :meth:`commit` writes it as the next generation."""
+    """Changes a private copy of the live files table; :meth:`commit` writes the changes as the next generation."""
 
     def __init__(self, collection: Collection, index_dir: Path) -> None:
         self.collection = collection
@@ -165,7 +165,7 @@ class LocalStore:
         A rebuild (another model or pipeline) starts empty but keeps the collections for the files indexed again.
         """
         with self.writer_lock():
-            collection = store.load(self.index_dir)
+            collection = store.load(self.index_dir, contents=False)  # files table only: a commit writes what changed
             if embed_model is None:
                 collection = collection or Collection(embed_model="", dim=dim)
             elif collection is None or collection.embed_model != embed_model or collection.pipeline != pipeline:
