@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
 from rag.evidence import Evidence, Quote, gather_evidence, numbers_found, quote_answer
-from rag.grounding import SentenceCheck, check_answer, claim, content_words, fold_pointers, split_answer, stem
+from rag.grounding import (
+    SentenceCheck,
+    check_answer,
+    claim,
+    content_words,
+    fold_pointers,
+    is_number,
+    split_answer,
+    stem,
+)
 from rag.language import detect_language
 from rag.llm import ChatModel, Generation, get_llm
 from rag.prompt import REFUSALS, build_messages, is_refusal
@@ -223,8 +232,9 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
 
     Never when a number or code of the question is in no passage (the passages are about something else). After
     a refusal, only a quote scoring :data:`QUOTE_MIN_SCORE`; after a vacuous opening sentence,
-    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding at least :data:`AGREEMENT` of the
-    words the claim adds to the question (the fact the model read, in the document's own words).
+    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding every number the claim adds to the
+    question and at least :data:`AGREEMENT` of its added words (the fact the model read, in the document's own
+    words).
     """
     if not numbers_found(question, passages):
         return False
@@ -233,6 +243,10 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
     first = checks[0]
     if first.vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
+    added = claim(first.text, question)[0]
+    held = {stem(w) for w in content_words(quote.text)}
+    if any(is_number(w) and w not in held for w in added):
+        return False  # the quote lacks the figure the model claimed: it does not carry the claim
     return agreement(first.text, question, quote.text) >= AGREEMENT
 
 

@@ -107,3 +107,15 @@ def test_a_quote_stands_in_for_an_unsupported_answer_only_when_it_carries_the_cl
     checks = check_answer(vacuous, passages, question)[1]
     assert checks[0].vacuous and quote_stands_in(quote, question, passages, checks)
     assert not quote_stands_in(quote, question, passages, []), "after a refusal only a strong quote answers"
+
+
+def test_a_quote_without_the_claimed_figure_does_not_stand_in() -> None:
+    text = "1.4 Outstanding debt: $1.5 million (detailed in Exhibit A - Financial Terms of the Acquisition Agreement)."
+    passages = [Passage(0, "/d/dd.pdf", 1, 0, len(text), text, 0.6)]
+    quote = Quote(text, 1, "dd.pdf", "/d/dd.pdf", 1, 0.5, 0, len(text))
+    question = "What interest rate applies to the outstanding debt?"
+    invented = "The rate is 17% margin, as set in Exhibit A - Financial Terms of the Acquisition Agreement [1]."
+    checks = check_answer(invented, passages, question)[1]
+    assert not checks[0].supported
+    assert agreement(checks[0].text, question, quote.text) >= AGREEMENT, "the quote shares the words of the pointer"
+    assert not quote_stands_in(quote, question, passages, checks), "but not the figure the model invented"
