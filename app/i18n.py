@@ -125,6 +125,17 @@ STRINGS: dict[str, dict[str, str]] = {
     "status_unchanged": {"en": "unchanged", "fr": "inchangé"},
     "status_skipped": {"en": "skipped", "fr": "ignoré"},
     "status_failed": {"en": "failed", "fr": "échec"},
+    # the sidebar search filter (app/scope.py)
+    "search_in": {"en": "Search in", "fr": "Chercher dans"},
+    "collection": {"en": "Collection", "fr": "Collection"},
+    "all_documents": {"en": "All documents", "fr": "Tous les documents"},
+    "documents_placeholder": {"en": "All of them", "fr": "Tous"},
+    "documents_help": {
+        "en": "Ask only in these documents (none chosen: all of the collection).",
+        "fr": "Ne chercher que dans ces documents (aucun choisi : toute la collection).",
+    },
+    "searched_in": {"en": "Searched in: {what}", "fr": "Recherche dans : {what}"},
+    "in_collection": {"en": "collection “{name}”", "fr": "collection « {name} »"},
 }
 
 

@@ -1,8 +1,6 @@
 """The sidebar's search filter: a collection and documents to ask in. The chosen sources scope the retrieval of
 each question (``QA.retrieve(..., sources=...)``, filtered inside the search as with ``rag ask --collection``), and
 the finished answer says where it searched.
-
-Its strings live here, beside the one widget group that uses them, rather than in :mod:`app.i18n`.
 """
 
 from __future__ import annotations
@@ -11,32 +9,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.i18n import t
 from ingest.backends import StoredFile, open_store
 from rag.scope import Scope
 from rag.settings import Settings
 
 ALL = ""
 """The selectbox value meaning "no collection: every document"."""
-
-STRINGS: dict[str, dict[str, str]] = {
-    "search_in": {"en": "Search in", "fr": "Chercher dans"},
-    "collection": {"en": "Collection", "fr": "Collection"},
-    "all_documents": {"en": "All documents", "fr": "Tous les documents"},
-    "documents": {"en": "Documents", "fr": "Documents"},
-    "documents_placeholder": {"en": "All of them", "fr": "Tous"},
-    "documents_help": {
-        "en": "Ask only in these documents (none chosen: all of the collection).",
-        "fr": "Ne chercher que dans ces documents (aucun choisi : toute la collection).",
-    },
-    "searched_in": {"en": "Searched in: {what}", "fr": "Recherche dans : {what}"},
-    "in_collection": {"en": "collection “{name}”", "fr": "collection « {name} »"},
-}
-
-
-def _t(key: str, lang: str, **values: object) -> str:
-    text = STRINGS[key].get(lang) or STRINGS[key]["en"]
-    return text.format(**values) if values else text
-
 
 def _index_state(settings: Settings) -> tuple[dict[str, StoredFile], dict[str, list[str]]]:
     """The indexed files and the collections, from one snapshot of the store."""
@@ -61,25 +40,25 @@ def sidebar_scope(settings: Settings, lang: str) -> Scope:
     if not files:
         return Scope()
     side = st.sidebar
-    side.subheader(_t("search_in", lang))
+    side.subheader(t("search_in", lang))
     chosen = ALL
     if collections:
         options = [ALL, *collections]
         chosen = side.selectbox(
-            _t("collection", lang),
+            t("collection", lang),
             options,
-            format_func=lambda name: name or _t("all_documents", lang),
+            format_func=lambda name: name or t("all_documents", lang),
             key="scope_collection",
         )
     candidates = collections.get(chosen, []) if chosen else sorted(files)
     labels = _labels(candidates)
     picked = side.multiselect(
-        _t("documents", lang),
+        t("documents", lang),
         sorted(candidates, key=lambda s: (labels[s].lower(), s)),
         format_func=labels.__getitem__,
         key=f"scope_docs:{chosen}",
-        placeholder=_t("documents_placeholder", lang),
-        help=_t("documents_help", lang),
+        placeholder=t("documents_placeholder", lang),
+        help=t("documents_help", lang),
     )
     picked = [s for s in picked if s in labels]  # a document deleted since it was picked
     if not chosen and not picked:
@@ -93,5 +72,5 @@ def scope_caption(scope: Scope | None, lang: str, limit: int = 6) -> str:
         return ""
     names = scope.names
     shown = ", ".join(names[:limit]) + (f", … (+{len(names) - limit})" if len(names) > limit else "")
-    where = [_t("in_collection", lang, name=name) for name in scope.collections]
-    return _t("searched_in", lang, what=": ".join([*where, shown]) if where else shown)
+    where = [t("in_collection", lang, name=name) for name in scope.collections]
+    return t("searched_in", lang, what=": ".join([*where, shown]) if where else shown)
