@@ -61,8 +61,9 @@ NEW = "new"  # its value for a conversation not started yet
 
 
 @st.cache_resource(show_spinner=False)
-def load_llm(model: str, n_ctx: int, threads: int) -> ChatModel:
-    """The generator, loaded once per server process and model."""
+def load_llm(model: str, n_ctx: int, threads: int, llm_url: str = "") -> ChatModel:
+    """The generator, loaded once per server process and model (the model server's URL is part of the key: a model
+    loaded in process is never used when a server is configured, nor the reverse)."""
     return get_llm(get_settings().model_copy(update={"n_ctx": n_ctx, "threads": threads}), model)
 
 
@@ -534,7 +535,7 @@ def answer_turn(
         llm = None
         if history:
             with st.spinner(t("rewriting", lang)):
-                llm = load_llm(settings.llm_model, settings.n_ctx, settings.threads)
+                llm = load_llm(settings.llm_model, settings.n_ctx, settings.threads, settings.llm_url)
                 started = time.perf_counter()
                 message["searched"] = rewrite_question(question, history, llm)
                 message["rewrite_s"] = round(time.perf_counter() - started, 3)
@@ -550,7 +551,7 @@ def answer_turn(
             render_sources_preview(retrieval.passages, lang)
             if llm is None:
                 with st.spinner(t("loading_model", lang)):
-                    llm = load_llm(settings.llm_model, settings.n_ctx, settings.threads)
+                    llm = load_llm(settings.llm_model, settings.n_ctx, settings.threads, settings.llm_url)
             stream = QA(settings, retriever=qa.retriever, llm=llm).stream(message["searched"], retrieval, evidence)
             st.write_stream(_escaped(iter(stream)))
         live.empty()
