@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_pdf
+from tests.servers import free_port, running
 
 pytestmark = pytest.mark.browser
 
@@ -64,47 +61,19 @@ def _requirements() -> None:
         pytest.skip("the playwright Python package is missing: pip install -e '.[test]'")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def streamlit_server(home: Path, model: str = "smollm2-135m") -> Iterator[str]:
     """``streamlit run app/streamlit_app.py`` on a free localhost port; always terminated."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAG_HOME": str(home), "RAG_LLM_MODEL": model}
-    log = (home / "streamlit.log").open("wb")
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {(home / 'streamlit.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    with running(command, f"{url}/_stcore/health", home / "streamlit.log", env):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 @contextmanager
