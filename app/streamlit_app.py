@@ -44,7 +44,7 @@ from ingest.parse_guard import guarded_extract_document
 from rag.answer import QA, Answer
 from rag.conversations import ConversationStore, Message, export_markdown
 from rag.evidence import Quote
-from rag.followup import rewrite_question
+from rag.followup import rewrite_question, search_context
 from rag.llm import ChatModel, GenerationError, describe_llm, get_llm, installed_models
 from rag.retrieve import Passage, Retriever
 from rag.scope import Scope
@@ -543,7 +543,9 @@ def answer_turn(
         with live.container():
             with st.spinner(t("searching", lang)):
                 qa = QA(settings, retriever=load_retriever(str(settings.index_dir)), llm=llm)
-                retrieval = qa.retrieve(message["searched"], settings.top_k, scope.sources if scope else None)
+                retrieval = qa.retrieve(
+                    message["searched"], settings.top_k, scope.sources if scope else None, search_context(history)
+                )
             if message["searched"] != question:
                 st.caption(escape_markdown(t("searched_for", lang, question=message["searched"])))
             evidence = qa.evidence(message["searched"], retrieval)

@@ -1,7 +1,9 @@
 """Document -> chunks that follow its structure.
 
 Page furniture is removed first (:mod:`ingest.furniture`). The text is then read as a stream of
-sentences across pages, each knowing the heading path above it (:mod:`ingest.structure`).
+sentences across pages, each knowing the heading path above it (:mod:`ingest.structure`). A sentence
+longer than half a chunk (a table without full stops) is cut into pieces of half a chunk, so a chunk
+never stops a few words in because the next piece would not fit.
 Sentences are packed into chunks of about ``chunk_words`` words with ``overlap`` words repeated
 between neighbours. A chunk ends early, without overlap, at a page break that falls between two
 sentences, and where a new section starts once it holds two thirds of ``chunk_words``. A sentence
@@ -86,6 +88,7 @@ def _units(pages: list[Page], chunk_words: int) -> list[_Unit]:
     """The document as a stream of sentences and headings, in reading order."""
     units: list[_Unit] = []
     path = SectionPath()
+    piece_words = max(1, chunk_words // 2)  # a piece and the overlap before it always fit in one chunk
     for page in pages:
         text = page.text
         for start, end, level in _blocks(text):
@@ -95,7 +98,7 @@ def _units(pages: list[Page], chunk_words: int) -> list[_Unit]:
                 units.append(_Unit(page, start, end, len(text[start:end].split()), str(path), True, opens_page))
                 continue
             for s, e in split_sentences(text[start:end]):
-                for piece_start, piece_end, words in _word_pieces(text, start + s, start + e, chunk_words):
+                for piece_start, piece_end, words in _word_pieces(text, start + s, start + e, piece_words):
                     opens_page = not units or units[-1].page is not page
                     units.append(_Unit(page, piece_start, piece_end, words, str(path), opens_page=opens_page))
     return units

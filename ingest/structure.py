@@ -57,7 +57,7 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
     numbered = _NUMBERED.match(text)
     if numbered and numbered.group(2)[0].isupper():
         return numbered.group(1).count(".") + 1
-    if numbered:
+    if numbered or text[0].isdigit():  # "2017 2018 2019 CASH, BEGINNING OF PERIOD" is a table row
         return 0
     letters = [c for c in text if c.isalpha()]
     if all(c.isupper() for c in letters) and len(letters) >= 4:

@@ -106,9 +106,12 @@ class QA:
             self._llm = get_llm(self.settings)
         return self._llm
 
-    def retrieve(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Retrieval:
-        """The passages a question will be answered from (from the files in ``sources`` only, when given)."""
-        return self.retriever.search(question, k or self.settings.top_k, sources=sources)
+    def retrieve(
+        self, question: str, k: int | None = None, sources: Collection[str] | None = None, context: str = ""
+    ) -> Retrieval:
+        """The passages a question will be answered from (from the files in ``sources`` only, when given);
+        ``context``: what a follow-up refers to (:func:`rag.followup.search_context`)."""
+        return self.retriever.search(question, k or self.settings.top_k, sources=sources, context=context)
 
     def evidence(self, question: str, retrieval: Retrieval) -> Evidence:
         """Quotes of the retrieved passages that best answer ``question`` (none when retrieval found nothing

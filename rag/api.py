@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.documents import delete_document, list_documents
 from app.uploads import ingest_uploads
 from rag.answer import QA, Answer
-from rag.followup import rewrite_question
+from rag.followup import rewrite_question, search_context
 from rag.llm import GenerationError, describe_llm, get_llm
 from rag.retrieve import Retriever
 from rag.settings import Settings, get_settings
@@ -120,7 +120,7 @@ class ChatService:
         llm = get_llm(settings)
         searched = rewrite_question(question, history, llm) if history else question
         qa = QA(settings, self.retriever, llm)
-        retrieval = qa.retrieve(searched, settings.top_k)
+        retrieval = qa.retrieve(searched, settings.top_k, context=search_context(history))
         evidence = qa.evidence(searched, retrieval)
         if emit:
             emit("evidence", {"searched": searched, "evidence": [q.to_dict() for q in evidence.quotes]})

@@ -25,7 +25,7 @@ from pathlib import Path
 from ingest.keyword_index import tokenize
 from rag.answer import QA, Answer
 from rag.evidence import Quote, find_evidence
-from rag.followup import rewrite_question
+from rag.followup import rewrite_question, search_context
 from rag.grounding import SUPPORT_THRESHOLD, support
 from rag.retrieve import Passage, Retrieval, Retriever
 
@@ -130,8 +130,8 @@ def evaluate(
     report = EvalReport(k)
     top_k = (qa.settings if qa is not None else retriever.settings).top_k
     for row in rows:
-        query, earlier = _conversation(row, qa, hybrid, sources)
-        retrieval = retriever.search(query, max(k, 10), hybrid=hybrid, sources=sources)
+        query, earlier, context = _conversation(row, qa, hybrid, sources)
+        retrieval = retriever.search(query, max(k, 10), hybrid=hybrid, sources=sources, context=context)
         hits = [is_hit(p, row) for p in retrieval.passages]
         first = next((i for i, h in enumerate(hits) if h), None)
         asked = row["turns"][-1] if "turns" in row else row["query"]
@@ -188,26 +188,29 @@ def _answer(qa: QA, question: str, retrieval: Retrieval | None = None) -> Answer
 
 def _conversation(
     row: dict, qa: QA | None, hybrid: bool, sources: Collection[str] | None = None
-) -> tuple[str, list[dict]]:
-    """The question to score for a row and, for a multi-turn row, its earlier turns as asked and answered.
+) -> tuple[str, list[dict], str]:
+    """The question to score for a row, for a multi-turn row its earlier turns as asked and answered, and what
+    its search also reads (:func:`rag.followup.search_context`).
 
-    Each turn after the first is rewritten from the previous (standalone question, answer) pairs, as the
-    app does; without a model the turns are joined instead.
+    Each turn after the first is rewritten from the previous (standalone question, answer) pairs and searched
+    with the previous question, as the app does; without a model the turns are joined instead.
     """
     if "turns" not in row:
-        return row["query"], []
+        return row["query"], [], ""
     turns = [t for t in row["turns"] if t.strip()]
     if qa is None:
-        return " ".join(turns), []
+        return " ".join(turns), [], ""
     history: list[tuple[str, str]] = []
     earlier = []
     for turn in turns[:-1]:
         searched = rewrite_question(turn, history, qa.llm)
-        retrieval = qa.retriever.search(searched, qa.settings.top_k, hybrid=hybrid, sources=sources)
+        retrieval = qa.retriever.search(
+            searched, qa.settings.top_k, hybrid=hybrid, sources=sources, context=search_context(history)
+        )
         answer = _answer(qa, searched, retrieval)
         history.append((searched, answer.answer))
         earlier.append({"question": turn, "searched": searched, "answer": answer.answer})
-    return rewrite_question(turns[-1], history, qa.llm), earlier
+    return rewrite_question(turns[-1], history, qa.llm), earlier, search_context(history)
 
 
 def _cut(retrieval: Retrieval, k: int) -> Retrieval:

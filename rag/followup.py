@@ -84,3 +84,10 @@ def rewrite_question(question: str, history: list[tuple[str, str]], llm: ChatMod
     if not rewritten or len(rewritten) > 3 * len(question) + 120 or is_refusal(rewritten):
         return question
     return rewritten
+
+
+def search_context(history: list[tuple[str, str]]) -> str:
+    """What a follow-up's search also reads (``Retriever.search(context=...)``): the previous standalone question.
+    A small model's rewrite often leaves "that" in place ("How tight is the tolerance on that?"); the question
+    before it names what "that" is."""
+    return history[-1][0] if history else ""

@@ -58,6 +58,15 @@ def test_search_finds_the_page_holding_the_fact(tmp_path: Path, settings: Settin
     assert dense_only.page == 3 and 0.3 < dense_only.score <= 1.0
 
 
+def test_a_follow_up_is_searched_with_the_question_it_follows(tmp_path: Path, settings: Settings, embedder) -> None:
+    docs = _corpus(tmp_path / "docs")
+    index_folder(tmp_path / "docs", settings, embedder)
+    retriever = Retriever(settings, embedder)
+    top = retriever.search("Since when?", k=3, context="Who leads the cryogenics group?").passages[0]
+    assert (Path(top.source), top.page) == (docs["people"].resolve(), 3)
+    assert retriever.search("Since when?", k=3, context="Who leads the cryogenics group?").question == "Since when?"
+
+
 def test_reindex_skips_unchanged_replaces_changed_drops_deleted(tmp_path: Path, settings: Settings, embedder) -> None:
     docs = _corpus(tmp_path / "docs")
     index_folder(tmp_path / "docs", settings, embedder)

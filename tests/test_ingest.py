@@ -49,6 +49,15 @@ def test_a_sentence_longer_than_a_chunk_is_cut_by_words() -> None:
     assert [len(c.text.split()) for c in chunks] == [50, 50, 30]
 
 
+def test_a_table_under_a_short_title_makes_no_sliver_chunks() -> None:
+    rows = " ".join(f"Line item {i} {1000 + i:,} {2000 + i:,} {3000 + i:,}" for i in range(60))
+    page = Page("10k.pdf", 38, f"ACME, INC.\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(in millions)\n{rows}")
+    chunks = chunk_pages([page], chunk_words=120, overlap=24)
+    assert chunks[0].text.startswith("ACME, INC. CONSOLIDATED STATEMENTS OF OPERATIONS (in millions) Line item 0")
+    assert min(len(c.text.split()) for c in chunks) >= 40, [len(c.text.split()) for c in chunks]
+    assert sum("CONSOLIDATED STATEMENTS" in c.text for c in chunks) == 1, "the title is not repeated in slivers"
+
+
 def test_a_sentence_across_a_page_break_is_one_chunk_that_spans_both_pages() -> None:
     filler = " ".join(f"Line {i} of the opening section is plain body text." for i in range(8))
     pages = [
@@ -91,6 +100,7 @@ def test_chunks_follow_headings_and_carry_the_section_path() -> None:
         ("Total revenue 1,234 5,678", "Revenue", "Net income 12 13", 0),
         ("wraps onto this line", "The paragraph that", "x " * 20, 0),
         ("2022 2021 2020", None, "x " * 20, 0),
+        ("2017 2018 2019 CASH, BEGINNING OF PERIOD", "Net income 3,033", "x " * 20, 0),
         ("The valve opens at 2 bar.", None, "x " * 20, 0),
     ],
 )
