@@ -115,3 +115,24 @@ def test_a_subject_word_every_sentence_holds_counts_for_little() -> None:
     parts = "What is the warranty on the parts of the Atlas-7?"
     _, checks = check_answer("The warranty on the parts of the Atlas-7 is 36 months [1].", MANUAL, parts)
     assert checks[0].supported
+
+
+def test_a_paraphrased_question_is_answered_by_what_stands_next_to_the_number() -> None:
+    memo = [
+        Passage(
+            3,
+            "/d/dd.pdf",
+            2,
+            0,
+            10,
+            "4.2 Three contracts contain change-of-control provisions requiring consent. 4.3 Largest customer "
+            "(MegaCorp) accounts for 28% of revenue - concentration risk noted in the Risk Assessment Memo.",
+            0.5,
+        )
+    ]
+    question = "What proportion of the target company's turnover comes from its single biggest client?"
+    said = "The target company's turnover comes from its single biggest client, which accounts for {} of revenue [1]."
+    assert check_answer(said.format("28%"), memo, question)[1][0].supported
+    assert not check_answer(said.format("35%"), memo, question)[1][0].supported
+    # one added word beside the number is too little to vouch for a claim whose subject the passage does not hold
+    assert not check_answer("The single biggest client accounts for 28% [1].", memo, question)[1][0].supported
