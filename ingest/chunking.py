@@ -143,6 +143,15 @@ def _rest_of_block(units: list[_Unit], j: int, minimum: int) -> tuple[int, int]:
     return words, k
 
 
+def _main_section(units: list[_Unit]) -> str:
+    """The heading path most of a chunk's words stand under (the first one on a tie): a chunk that opens a page
+    with two lines of the old section and then a table under a new title belongs to the new one."""
+    words: dict[str, int] = {}
+    for unit in units:
+        words[unit.section] = words.get(unit.section, 0) + unit.words
+    return max(words, key=words.__getitem__)
+
+
 def chunk_document(document: Document, chunk_words: int = 120, overlap: int = 24) -> list[Chunk]:
     """Split a document into structure-aware chunks that carry its title and their section path."""
     pages, furniture = strip_furniture(document.pages)
@@ -174,7 +183,7 @@ def chunk_document(document: Document, chunk_words: int = 120, overlap: int = 24
                 part[-1].end,
                 _text(part),
                 part[-1].page.page,
-                part[0].section,
+                _main_section(part),
                 title,
             )
         )

@@ -58,6 +58,14 @@ def test_a_table_under_a_short_title_makes_no_sliver_chunks() -> None:
     assert sum("CONSOLIDATED STATEMENTS" in c.text for c in chunks) == 1, "the title is not repeated in slivers"
 
 
+def test_a_chunk_belongs_to_the_section_most_of_its_words_stand_under() -> None:
+    body = " ".join(f"Row {i} of the statement lists a figure for the year." for i in range(8))
+    pages = [Page("r.pdf", 1, f"# Cash flows\n\n{body}"), Page("r.pdf", 2, f"Acme Inc.\n\n# Operations\n\n{body}")]
+    chunks = chunk_pages(pages, chunk_words=120, overlap=0)
+    assert [(c.page, c.section) for c in chunks] == [(1, "Cash flows"), (2, "Operations")]
+    assert chunks[1].text.startswith("Acme Inc.")
+
+
 def test_a_sentence_across_a_page_break_is_one_chunk_that_spans_both_pages() -> None:
     filler = " ".join(f"Line {i} of the opening section is plain body text." for i in range(8))
     pages = [
