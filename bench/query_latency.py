@@ -134,7 +134,7 @@ def measure(n: int, n_queries: int, embedder, rows: dict) -> None:
         q_texts, q_vecs = queries(n_queries)
         settings = Settings(home=home)
         k = settings.top_k
-        pool = max(4 * k, 20)
+        pool = max(k, settings.candidate_pool)
 
         rss0 = C.rss_mb()
         retriever = Retriever(settings, embedder)

@@ -131,8 +131,15 @@ def content_words(text: str) -> set[str]:
 
 
 def _tokens(text: str) -> tuple[str, ...]:
+    """Tokens, a path-like one also as its parts: "Qwen/Qwen3-Embedding-4B" in a passage holds the
+    "Qwen3-Embedding-4B" (and "qwen3", "4b") an answer names."""
     text = _LIST_MARK.sub(" ", _PAGE_REFERENCE.sub(" ", strip_markers(text)))
-    return tuple(_decimal(w) for w in tokenize(text))
+    tokens: list[str] = []
+    for word in tokenize(text):
+        tokens.append(_decimal(word))
+        for part in word.split("/") if "/" in word else ():
+            tokens.extend(_decimal(p) for p in (part, *re.split(r"[-_]", part)) if p)
+    return tuple(tokens)
 
 
 @lru_cache(maxsize=65536)

@@ -124,7 +124,7 @@ class Retriever:
             if not index.count():
                 return Retrieval(question, [], time.perf_counter() - started)
             query = self.embedder.embed([searched])[0]
-            pool = max(4 * k, self.settings.candidate_pool)
+            pool = max(k, self.settings.candidate_pool)  # the same fused order at any k up to the pool
             dense = index.dense_search(query, pool, sources)
             cosine = dict(dense)
             ranked = [[chunk_id for chunk_id, _ in dense]]

@@ -82,7 +82,12 @@ class Settings(BaseSettings):
     # 3 passages: recall@3 is within one question of recall@4 on every gold set (French 0.81 vs 0.85), and the
     # prompt drops from ~900 to ~700 tokens, about 4 s less before the first token at ~55 prompt tokens/s.
     top_k: int = Field(3, description="Passages placed in the prompt.")
-    candidate_pool: int = Field(20, description="Candidates taken from each of the dense and BM25 rankings.")
+    # 40: every recall and answer figure in eval/README.md and bench/RESULTS.md searched 10 deep, which took 4 x 10
+    # candidates per ranking; the app (k = 3) took 20 until 2026-11-30, so its fused order was not the measured one
+    # (docs_d04: the passage holding "2560" was first with 40 candidates and not among 3 with 20).
+    candidate_pool: int = Field(
+        40, description="Candidates taken from each of the dense and BM25 rankings (at least k)."
+    )
     keyword_weight: float = Field(1.0, description="Weight of the BM25 ranking against the dense one in the fusion.")
     embed_languages: str = Field(
         "en", description="Languages the embedding model was trained on (comma-separated; MiniLM: English only)."

@@ -136,3 +136,20 @@ def test_a_paraphrased_question_is_answered_by_what_stands_next_to_the_number() 
     assert not check_answer(said.format("35%"), memo, question)[1][0].supported
     # one added word beside the number is too little to vouch for a claim whose subject the passage does not hold
     assert not check_answer("The single biggest client accounts for 28% [1].", memo, question)[1][0].supported
+
+
+def test_a_name_inside_a_path_is_found() -> None:
+    models = [
+        Passage(
+            4,
+            "/d/indexing.md",
+            1,
+            0,
+            10,
+            "`Qwen/Qwen3-Embedding-4B` produces 2560-dim vectors; `Qwen/Qwen3-Embedding-0.6B` produces 1024-dim ones.",
+            0.5,
+        )
+    ]
+    question = "How many dimensions does the Qwen3-Embedding-4B produce?"
+    assert check_answer("The Qwen3-Embedding-4B produces 2560-dim vectors [1].", models, question)[1][0].supported
+    assert not check_answer("The Qwen3-Embedding-4B produces 4096-dim vectors [1].", models, question)[1][0].supported
