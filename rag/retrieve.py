@@ -112,25 +112,33 @@ class Retriever:
     ) -> Retrieval:
         """Top ``k`` passages for ``question``, among the files in ``sources`` when given.
 
-        ``context`` is what a follow-up question refers to (the conversation's previous question): it is searched
-        for after the question, so "How tight is the tolerance on that?" finds the passage the conversation is
-        about when the rewrite left "that" in place. (Fusing a search of the question alone with it measured worse
-        on the multi-turn set: "When did the revision take effect?" alone ranks every "revision" first.)
+        ``context`` is what a follow-up question refers to (the conversation's previous question): the question
+        is searched alone and once more followed by it, and the four rankings are fused. "How tight is the
+        tolerance on that?" then finds the passage the conversation is about when the rewrite left "that" in
+        place, and a question on a new topic ("Qu'est-ce que le RAG ?" after a question on optimisers) keeps
+        its own passages (searched only with the context, it got the previous topic's).
         """
         k = k or self.settings.top_k
         started = time.perf_counter()
-        searched = f"{question}\n{context}" if context.strip() else question
+        texts = [question, f"{question}\n{context}"] if context.strip() else [question]
         with self.store.read() as index:
             if not index.count():
                 return Retrieval(question, [], time.perf_counter() - started)
-            query = self.embedder.embed([searched])[0]
+            vectors = self.embedder.embed(texts)
+            query = vectors[0]
             pool = max(k, self.settings.candidate_pool)  # the same fused order at any k up to the pool
-            dense = index.dense_search(query, pool, sources)
-            cosine = dict(dense)
-            ranked = [[chunk_id for chunk_id, _ in dense]]
-            if hybrid:
-                ranked.append([chunk_id for chunk_id, _ in index.keyword_search(searched, pool, sources)])
-            weights = [1.0, self.keyword_weight(question)]
+            cosine: dict[int, float] = {}
+            ranked: list[list[int]] = []
+            weights: list[float] = []
+            for text, vector in zip(texts, vectors, strict=True):
+                dense = index.dense_search(vector, pool, sources)
+                for chunk_id, score in dense:  # a follow-up is as close as it is with its context
+                    cosine[chunk_id] = max(score, cosine.get(chunk_id, -1.0))
+                ranked.append([chunk_id for chunk_id, _ in dense])
+                weights.append(1.0)
+                if hybrid:
+                    ranked.append([chunk_id for chunk_id, _ in index.keyword_search(text, pool, sources)])
+                    weights.append(self.keyword_weight(question))
             candidates = reciprocal_rank_fusion(ranked, weights=weights)
             chunks = index.chunks({i + step for i, _ in candidates for step in (-1, 0, 1)})
             fused = distinct([item for item in candidates if item[0] in chunks], chunks, k)

@@ -65,6 +65,9 @@ def test_a_follow_up_is_searched_with_the_question_it_follows(tmp_path: Path, se
     top = retriever.search("Since when?", k=3, context="Who leads the cryogenics group?").passages[0]
     assert (Path(top.source), top.page) == (docs["people"].resolve(), 3)
     assert retriever.search("Since when?", k=3, context="Who leads the cryogenics group?").question == "Since when?"
+    # a question on a new topic keeps its own passage first
+    top = retriever.search("How many litres per minute can pump P-17 move?", k=3, context="Who leads the group?")
+    assert (Path(top.passages[0].source), top.passages[0].page) == (docs["pumps"].resolve(), 2)
 
 
 def test_reindex_skips_unchanged_replaces_changed_drops_deleted(tmp_path: Path, settings: Settings, embedder) -> None:
