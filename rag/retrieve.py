@@ -112,11 +112,12 @@ class Retriever:
     ) -> Retrieval:
         """Top ``k`` passages for ``question``, among the files in ``sources`` when given.
 
-        ``context`` is what a follow-up question refers to (the conversation's previous question): the question
-        is searched alone and once more followed by it, and the four rankings are fused. "How tight is the
-        tolerance on that?" then finds the passage the conversation is about when the rewrite left "that" in
-        place, and a question on a new topic ("Qu'est-ce que le RAG ?" after a question on optimisers) keeps
-        its own passages (searched only with the context, it got the previous topic's).
+        ``context`` is what a follow-up question refers to (the conversation's previous question). When the
+        question alone comes no closer to any passage than ``min_score`` (the gate below which the documents are
+        taken not to answer), it is searched once more followed by the context and the rankings are fused: "How
+        tight is the tolerance on that?" then finds the passage the conversation is about. A question that finds
+        passages of its own keeps them (searched with the context as well, "Qu'est-ce que le RAG ?" after a
+        question on optimisers lost the course page that defines RAG).
         """
         k = k or self.settings.top_k
         started = time.perf_counter()
@@ -131,6 +132,8 @@ class Retriever:
             ranked: list[list[int]] = []
             weights: list[float] = []
             for text, vector in zip(texts, vectors, strict=True):
+                if cosine and max(cosine.values()) >= self.settings.min_score:
+                    break  # the question found passages of its own: the context is not needed
                 dense = index.dense_search(vector, pool, sources)
                 for chunk_id, score in dense:  # a follow-up is as close as it is with its context
                     cosine[chunk_id] = max(score, cosine.get(chunk_id, -1.0))
