@@ -137,8 +137,8 @@ def _tokens(text: str) -> tuple[str, ...]:
     tokens: list[str] = []
     for word in tokenize(text):
         tokens.append(_decimal(word))
-        for part in word.split("/") if "/" in word else ():
-            tokens.extend(_decimal(p) for p in (part, *re.split(r"[-_]", part)) if p)
+        if "/" in word:  # the parts as the tokenizer reads separate words (with their own -/_ parts)
+            tokens.extend(_decimal(part) for part in tokenize(word.replace("/", " ")))
     return tuple(tokens)
 
 

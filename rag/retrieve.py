@@ -125,15 +125,15 @@ class Retriever:
         with self.store.read() as index:
             if not index.count():
                 return Retrieval(question, [], time.perf_counter() - started)
-            vectors = self.embedder.embed(texts)
-            query = vectors[0]
+            query = self.embedder.embed([question])[0]
             pool = max(k, self.settings.candidate_pool)  # the same fused order at any k up to the pool
             cosine: dict[int, float] = {}
             ranked: list[list[int]] = []
             weights: list[float] = []
-            for text, vector in zip(texts, vectors, strict=True):
+            for text in texts:
                 if cosine and max(cosine.values()) >= self.settings.min_score:
                     break  # the question found passages of its own: the context is not needed
+                vector = query if text is question else self.embedder.embed([text])[0]
                 dense = index.dense_search(vector, pool, sources)
                 for chunk_id, score in dense:  # a follow-up is as close as it is with its context
                     cosine[chunk_id] = max(score, cosine.get(chunk_id, -1.0))
