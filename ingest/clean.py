@@ -12,6 +12,31 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _LINE_BREAKS = re.compile(r" *\n *")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
+_SPACING_ACCENTS = {"\u00b4": "\u0301", "`": "\u0300", "\u02c6": "\u0302", "\u00a8": "\u0308", "\u02dc": "\u0303",
+                    "\u02c7": "\u030c"}  # fmt: skip
+_ACCENT_BEFORE = re.compile(r"([\u00b4`\u02c6\u00a8\u02dc\u02c7])([^\W\d_])")
+_CEDILLA_AFTER = re.compile(r"([cC])\u00b8")
+
+
+def join_accents(text: str) -> str:
+    """Accents a PDF gives as separate glyphs put back on their letters: TeX's older font encoding sets
+    "é" as "´e" ("caract´eristique", "tr`es", "mˆeme", "franc¸ais"). An accent is joined only to a letter it
+    forms one character with, so "ˆθ" (an estimator) stays as it is."""
+
+    def compose(match: re.Match[str]) -> str:
+        accent, letter = match.groups()
+        start, end = match.span()
+        if accent == "`" and not (start and text[start - 1].isalpha()):
+            # a backtick opens quoted code ("`echo`"); outside a word it is only "à" written "`a"
+            if letter not in "aA" or (end < len(text) and text[end].isalpha()):
+                return match.group()
+        base = "i" if letter == "\u0131" else letter  # TeX's \^{\i}: the dotless i takes the circumflex
+        joined = unicodedata.normalize("NFC", base + _SPACING_ACCENTS[accent])
+        return joined if len(joined) == 1 else match.group()
+
+    text = _ACCENT_BEFORE.sub(compose, text)
+    return _CEDILLA_AFTER.sub(lambda m: unicodedata.normalize("NFC", m.group(1) + "\u0327"), text)
+
 
 def clean_text(text: str) -> str:
     """Normalise extracted text while keeping paragraph breaks (blank lines).

@@ -3,8 +3,10 @@
 A line is furniture when it is short, sits among the first or last few lines of a page, and the
 same line, with its numbers blanked ("Page 3 / 7" and "Page 4 / 7" are one line), stands there on
 many pages of the document. A lone number (or roman numeral) at the top or bottom of a page is a page number.
-Nothing is dropped from a page that furniture alone would empty: a one-line register page whose
-every page reads "Page N of the register" keeps its line.
+A book's running header changes with its chapter or section ("48 CHAPITRE 4. ENTIERS" on the chapter's
+even pages, "4.2. ENSEMBLES FINIS 49" on the section's odd ones), so it stands on too few pages for the share
+above; it is told by the printed page number it begins or ends with (the page's index plus the offset most edge
+numbers share) and by standing on at least two pages.
 """
 
 from __future__ import annotations
@@ -41,10 +43,29 @@ class Furniture:
     keys: frozenset[str]
     identity: str = ""
     """The running headers that read like a name ("ADOBE INC."), for the document's title."""
+    numbered: frozenset[str] = frozenset()
+    """Running lines that carry the printed page number: furniture on a page whose number they carry."""
+    offset: int = 0
+    """Printed page number minus the page's index in the file."""
 
-    def is_furniture(self, line: str) -> bool:
-        """Whether an edge line is furniture."""
-        return bool(_PAGE_NUMBER.match(line.strip())) or line_key(line) in self.keys
+    def is_furniture(self, line: str, page: int = 0) -> bool:
+        """Whether an edge line (of page ``page``, numbered from 1 in the file) is furniture."""
+        if _PAGE_NUMBER.match(line.strip()) or line_key(line) in self.keys:
+            return True
+        return bool(page) and line_key(line) in self.numbered and page + self.offset in _edge_numbers(line)
+
+
+def _wordy(line: str) -> bool:
+    """Whether letters make up most of a line: a title, not a table row that the page number was appended to
+    ("assets$ 2,756,947 $ 3,440,870 59")."""
+    chars = [c for c in line if not c.isspace()]
+    return sum(c.isalpha() for c in chars) >= 0.5 * len(chars)
+
+
+def _edge_numbers(line: str) -> set[int]:
+    """The whole numbers a line begins or ends with ("48 CHAPITRE 4. ENTIERS" gives 48)."""
+    words = line.split()
+    return {int(w) for w in (words[:1] + words[-1:]) if w.isdigit() and len(w) <= 4}
 
 
 def _edges(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -59,6 +80,8 @@ def find_furniture(pages: list[Page]) -> Furniture:
         return Furniture(frozenset())
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
+    offsets: Counter[int] = Counter()
+    edge_lines: list[tuple[int, str]] = []
     for page in pages:
         top, bottom = _edges(page.text.split("\n"))
         keys = {line_key(line): line.strip() for line in top + bottom}
@@ -66,10 +89,19 @@ def find_furniture(pages: list[Page]) -> Furniture:
         counts.update(keys.keys())
         for key, line in keys.items():
             shown.setdefault(key, line)
+            edge_lines.append((page.page, line))
+        offsets.update({n - page.page for line in top + bottom for n in _edge_numbers(line)})
     needed = max(MIN_PAGES, math.ceil(MIN_SHARE * len(pages)))
     keys = frozenset(key for key, n in counts.items() if n >= needed)
     names = [shown[key] for key, n in counts.most_common() if n >= needed and "#" not in key and len(key.split()) <= 8]
-    return Furniture(keys, " | ".join(names[:2]))
+    offset, pages_numbered = offsets.most_common(1)[0] if offsets else (0, 0)
+    numbered: Counter[str] = Counter()
+    if pages_numbered >= needed:  # the document prints its page numbers at the page edges
+        numbered.update(
+            line_key(line) for number, line in edge_lines if number + offset in _edge_numbers(line) and _wordy(line)
+        )
+    running = frozenset(key for key, n in numbered.items() if n >= 2 and key not in keys)
+    return Furniture(keys, " | ".join(names[:2]), running, offset)
 
 
 def strip_page(page: Page, furniture: Furniture) -> Page:
@@ -80,7 +112,7 @@ def strip_page(page: Page, furniture: Furniture) -> Page:
     # Furniture is peeled from the outside in: a header line below a body line is body text.
     for order in (filled[:EDGE_LINES], list(reversed(filled[-EDGE_LINES:]))):
         for i in order:
-            if furniture.is_furniture(lines[i]):
+            if furniture.is_furniture(lines[i], page.page):
                 drop.add(i)
             else:
                 break

@@ -100,6 +100,9 @@ class EvalReport:
             out["cites_expected_source"] = _mean(r["cites_source"] for r in answered)
             out["false_refusal_rate"] = _mean(r["refused"] for r in answered)
             out["quoted_answers"] = _mean(r["quoted"] for r in answered)
+            # how the claim check did: the model's own drafts that carried the fact, and those of them it replaced
+            out["draft_matches_expected"] = _mean(r["draft_match"] for r in answered)
+            out["right_drafts_replaced"] = _mean(r["draft_match"] and r["rejected"] for r in answered)
             if unanswerable:
                 out["refusal_on_unanswerable"] = _mean(r["refused"] for r in unanswerable)
                 out["quoted_on_unanswerable"] = _mean(r["quoted"] for r in unanswerable)
@@ -171,6 +174,7 @@ def evaluate(
                 quote_ok=quote_holds(done.evidence, row),
                 model_answer=done.draft,
                 rejected=bool(done.draft) and (done.quoted or done.refused),
+                draft_match=bool(done.draft) and answer_matches(done.draft, row),
                 first_token_s=done.timings.get("first_token_s", 0.0),
                 total_s=done.timings.get("total_s", 0.0),
             )

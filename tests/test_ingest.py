@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import chunk_pages, split_sentences
-from ingest.clean import clean_text
+from ingest.clean import clean_text, join_accents
 from ingest.extract import ExtractionError, extract_pages
 from ingest.furniture import strip_furniture
 from ingest.records import Page
@@ -135,6 +135,33 @@ def test_furniture_never_empties_a_page() -> None:
     pages = [Page("register.pdf", n, f"Page {n} of the long register: item code R{n:05d}.") for n in range(1, 9)]
     cleaned, _ = strip_furniture(pages)
     assert cleaned == pages
+
+
+def test_book_running_headers_that_change_with_the_chapter_are_furniture() -> None:
+    """Even pages carry "N CHAPTER k. TITLE", odd pages "k.j. SECTION N": each stands on too few pages to be
+    common, but both carry the printed page number; a table row the page number was glued to is kept."""
+    titles = ["SETS", "MAPS", "COUNTING", "ORDERS", "GRAPHS"]
+    pages = []
+    for n in range(1, 21):
+        k = (n - 1) // 4
+        header = f"{n} CHAPTER {k + 1}. {titles[k]}" if n % 2 == 0 else f"{k + 1}.{n % 4}. ON {titles[k]} {n}"
+        body = [f"Proposition {n}.{i}. A set of {n + i} {titles[k].lower()} has {2 ** (n + i)} parts." for i in (1, 2)]
+        last = f"The {titles[n % 5].lower()} of remark {n} close it."
+        last = f"Total assets $ {n},756,947 $ 3,440,870 {n}" if n in (7, 8) else last
+        pages.append(Page("book.pdf", n, "\n".join([header, *body, last])))
+    cleaned, furniture = strip_furniture(pages)
+    for before, after in zip(pages, cleaned, strict=True):
+        assert after.text == before.text.split("\n", 1)[1], before.text
+    assert furniture.offset == 0 and not furniture.keys
+
+
+def test_accents_a_pdf_sets_before_their_letters_are_joined(tmp_path: Path) -> None:
+    """TeX's older fonts give "é" as "´e": the letters come back, so "caractéristique" is one searchable word."""
+    pdf = make_pdf(tmp_path / "tex.pdf", ["La caract\u00b4eristique tr`es na\u00a8ive du probl`eme franc\u00b8ais."])
+    assert "caractéristique très naïve du problème français" in extract_pages(pdf)[0].text
+    assert join_accents("m\u02c6eme, ma\u02c6\u0131tre") == "même, maître"
+    assert join_accents("l\u2019estimateur \u02c6\u03b8 et `echo`") == "l\u2019estimateur \u02c6\u03b8 et `echo`"
+    assert join_accents("`a la fin, franc\u00b8ais") == "à la fin, français"
 
 
 def test_pdf_pages_are_numbered_from_one_and_empty_pages_left_out(tmp_path: Path) -> None:
