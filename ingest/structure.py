@@ -19,6 +19,8 @@ _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\)?\s+(\S.*)$")
 _CLOSING = ".,;:!?…)]»”\"'"
 _SENTENCE_END = ".!?:…"
 _BULLET = re.compile(r"^[•·▪◦‣\-–*]\s")
+_DOT_LEADER = re.compile(r"(?:\.\s?){3,}\s*\S+$")
+_TRAILING_NUMBER = re.compile(r"\s(\d{1,3})$")
 LEAF_LEVEL = 9
 """Depth given to unnumbered headings that are not in capitals: below every numbered level."""
 
@@ -54,7 +56,11 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
         return len(markdown.group(1))
     if not _shape_ok(text):
         return 0
+    if _DOT_LEADER.search(text):
+        return 0  # a table of contents entry: "5.2 Pgcd . . . . 59"
     numbered = _NUMBERED.match(text)
+    if numbered and _toc_entry(numbered.group(1), text):
+        return 0
     if numbered and numbered.group(2)[0].isupper():
         return numbered.group(1).count(".") + 1
     if numbered or text[0].isdigit():  # "2017 2018 2019 CASH, BEGINNING OF PERIOD" is a table row
@@ -67,6 +73,14 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
     if text[0].isupper() and len(text.split()) <= 8 and starts_block and opens_body:
         return LEAF_LEVEL
     return 0
+
+
+def _toc_entry(number: str, text: str) -> bool:
+    """Whether a numbered line ends with the page it points to: "6 Relations d'ordre 67" in a table of contents,
+    or a running header "4.5. EXERCICES 55" (the page is not before the section's own number; "3.1 Phase 2" is a
+    heading)."""
+    page = _TRAILING_NUMBER.search(text)
+    return bool(page) and int(page.group(1)) >= int(number.split(".")[0])
 
 
 def page_lines(text: str) -> list[Line]:

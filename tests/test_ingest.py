@@ -110,6 +110,9 @@ def test_chunks_follow_headings_and_carry_the_section_path() -> None:
         ("2022 2021 2020", None, "x " * 20, 0),
         ("2017 2018 2019 CASH, BEGINNING OF PERIOD", "Net income 3,033", "x " * 20, 0),
         ("The valve opens at 2 bar.", None, "x " * 20, 0),
+        ("6 Relations d’ordre, relations d’équivalence 67", "5.5 Compléments . . . . . . 65", "x " * 20, 0),
+        ("5.1 Préliminaires . . . . . . . . 57", None, "x " * 20, 0),
+        ("4.5. EXERCICES D’APPROFONDISSEMENT 55", None, "x " * 20, 0),
     ],
 )
 def test_heading_shapes(line: str, previous: str | None, following: str | None, level: int) -> None:
