@@ -152,15 +152,18 @@ def evaluate(
         }
         if "turns" in row:
             result.update(searched=query, turns=earlier)
+        # what the app reads: a search k = top_k deep (the first passages of the deeper search above are the same,
+        # but a passage widens onto neighbours that the deeper search had taken as passages of their own)
+        shown = retriever.search(query, top_k, hybrid=hybrid, sources=sources, context=context)
         if qa is None:
-            quotes = find_evidence(query, retrieval.passages[:top_k], retriever.embedder)
+            quotes = find_evidence(query, shown.passages, retriever.embedder)
             result.update(
                 quote=quotes[0].text if quotes else "",
                 quote_score=quotes[0].score if quotes else 0.0,
                 quote_ok=quote_holds(quotes, row),
             )
         else:
-            done = _answer(qa, query, _cut(retrieval, top_k))
+            done = _answer(qa, query, shown)
             expected = set(row.get("expected_sources") or [])
             result.update(
                 answer=done.answer,
@@ -216,10 +219,6 @@ def _conversation(
         history.append((searched, answer.answer))
         earlier.append({"question": turn, "searched": searched, "answer": answer.answer})
     return rewrite_question(turns[-1], history, qa.llm), earlier, search_context(history)
-
-
-def _cut(retrieval: Retrieval, k: int) -> Retrieval:
-    return Retrieval(retrieval.question, retrieval.passages[:k], retrieval.seconds, retrieval.top_cosine)
 
 
 def _ndcg(hits: list[bool]) -> float:
