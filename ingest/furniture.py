@@ -7,6 +7,8 @@ A book's running header changes with its chapter or section ("48 CHAPITRE 4. ENT
 even pages, "4.2. ENSEMBLES FINIS 49" on the section's odd ones), so it stands on too few pages for the share
 above; it is told by the printed page number it begins or ends with (the page's index plus the offset most edge
 numbers share) and by standing on at least two pages.
+Nothing is dropped from a page that furniture alone would empty: a one-line register page whose
+every page reads "Page N of the register" keeps its line.
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ def answer_contains(answer: str, row: dict) -> bool:
 
 
 def quote_holds(quotes: list[Quote], row: dict) -> bool:
-    """Whether the first evidence quote holds an expected string (verbatim or by :func:`answer_matches`)."""
-    return bool(quotes) and (answer_contains(quotes[0].text, row) or answer_matches(quotes[0].text, row))
+    """Whether the first evidence quote holds an expected string (:func:`answer_matches`, verbatim included)."""
+    return bool(quotes) and answer_matches(quotes[0].text, row)
 
 
 def answer_matches(answer: str, row: dict) -> bool:
