@@ -1,7 +1,9 @@
 """Document structure from text alone: which lines are headings, at what depth, and the document's title.
 
 Headings are recognised by their shape, the same way in any language: Markdown ``#`` lines;
-numbered titles ("3.2 Brew boiler", "1. OPERATING SPECIFICATIONS"); short lines in capitals;
+numbered titles ("3.2 Brew boiler", "1. OPERATING SPECIFICATIONS") that have something under them (a numbered
+line followed at once by the next number of its own sequence, "2.1 All patents are valid" then "2.2 ...", is a
+list item: its section would be empty); short lines in capitals;
 and short lines without closing punctuation that stand between the end of a sentence and a
 paragraph of body text (a slide title, an unnumbered section title). Table rows and lines that a
 paragraph wraps onto fail those tests: they are mostly digits, end mid-sentence, or are followed
@@ -62,6 +64,8 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
     if numbered and _toc_entry(numbered.group(1), text):
         return 0
     if numbered and numbered.group(2)[0].isupper():
+        if _empty_section(numbered.group(1), following):
+            return 0
         return numbered.group(1).count(".") + 1
     if numbered or text[0].isdigit():  # "2017 2018 2019 CASH, BEGINNING OF PERIOD" is a table row
         return 0
@@ -73,6 +77,20 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
     if text[0].isupper() and len(text.split()) <= 8 and starts_block and opens_body:
         return LEAF_LEVEL
     return 0
+
+
+def _number(text: str | None) -> list[int]:
+    """The numbers of a numbered line ("2.3 Title" -> [2, 3]); empty for any other line."""
+    match = _NUMBERED.match(text.strip()) if text else None
+    return [int(part) for part in match.group(1).split(".")] if match else []
+
+
+def _empty_section(number: str, following: str | None) -> bool:
+    """Whether the next line carries on the numbering right away ("2.1" then "2.2" or "3."): nothing stands under
+    this number, so it numbers an item of a list, not a section."""
+    current = [int(part) for part in number.split(".")]
+    after = _number(following)
+    return any(after == [*current[: depth - 1], current[depth - 1] + 1] for depth in range(1, len(current) + 1))
 
 
 def _toc_entry(number: str, text: str) -> bool:

@@ -113,6 +113,10 @@ def test_chunks_follow_headings_and_carry_the_section_path() -> None:
         ("6 Relations d’ordre, relations d’équivalence 67", "5.5 Compléments . . . . . . 65", "x " * 20, 0),
         ("5.1 Préliminaires . . . . . . . . 57", None, "x " * 20, 0),
         ("4.5. EXERCICES D’APPROFONDISSEMENT 55", None, "x " * 20, 0),
+        ("2.2 All patents verified as valid", "2.1 The company holds 12 patents", "2.3 No pending litigation", 0),
+        ("2.4 Full inventory in Schedule 1", None, "3. EMPLOYEE MATTERS", 0),
+        ("3. EMPLOYEE MATTERS", None, "3.1 Total employees: 47", 1),
+        ("3.2 Brew boiler", None, "1. Turn the steam knob", 2),
     ],
 )
 def test_heading_shapes(line: str, previous: str | None, following: str | None, level: int) -> None:
