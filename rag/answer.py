@@ -1,7 +1,9 @@
 """Question -> retrieval -> evidence quotes -> prompt -> streamed answer -> checked citations. Used by CLI and app.
 
 When the model's answer is a refusal, is vacuous, or its first sentence is unsupported, the best
-evidence quote answers instead, marked as a quotation (``quoted``), when :func:`quote_stands_in`;
+evidence quote answers instead, marked as a quotation (``quoted``), when :func:`quote_stands_in`; after an
+unsupported first sentence, failing that, the passage sentence that holds what it claims
+(:func:`rag.evidence.claim_quote`: the model restated a long question in words the passages do not use);
 otherwise the answer is "the documents do not say".
 """
 
@@ -12,7 +14,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
-from rag.evidence import Evidence, Quote, gather_evidence, numbers_found, quote_answer
+from rag.evidence import Evidence, Quote, claim_quote, gather_evidence, numbers_found, quote_answer
 from rag.grounding import (
     SentenceCheck,
     check_answer,
@@ -215,12 +217,15 @@ class QA:
         checks: list[SentenceCheck],
         timings: dict,
     ) -> Answer:
-        """The answer when the model's cannot stand: the best quote if :func:`quote_stands_in`, else a refusal."""
+        """The answer when the model's cannot stand: the best quote if :func:`quote_stands_in`, else the sentence
+        carrying an unsupported claim (:func:`claim_quote`), else a refusal."""
         passages = retrieval.passages
-        if evidence and quote_stands_in(evidence[0], question, passages, checks):
-            best = evidence[0]
-            citations = [Citation.of(best.number, passages[best.number - 1])]
-            text = quote_answer(best, language)
+        quote = evidence[0] if evidence and quote_stands_in(evidence[0], question, passages, checks) else None
+        if quote is None and checks and not checks[0].vacuous and numbers_found(question, passages):
+            quote = claim_quote(checks[0].text, question, passages)
+        if quote is not None:
+            citations = [Citation.of(quote.number, passages[quote.number - 1])]
+            text = quote_answer(quote, language)
             answer = Answer(question, text, language, False, True, citations, passages, [], timings, evidence)
             answer.quoted, answer.draft = True, draft
             return answer

@@ -48,6 +48,12 @@ MIN_WORDS = 4
 MAX_WORDS = 45
 """A longer sentence (a table row or list the PDF gave no full stops) is cut into pieces of about this size."""
 
+CLAIM_SHARE = 0.5
+"""Share of the words an unsupported answer adds to the question that a passage sentence must hold to be quoted
+in its place (:func:`claim_quote`)."""
+CLAIM_WORDS = 2
+"""Fewest added words (numbers included) a claim and the sentence quoted for it must share."""
+
 _WORD = re.compile(r"\S+")
 
 
@@ -228,6 +234,54 @@ def find_evidence(
             )
         )
     return quotes
+
+
+def claim_quote(sentence: str, question: str, passages: list[Passage]) -> Quote | None:
+    """The passage sentence (or pair of sentences) that holds what ``sentence`` claims beyond ``question``: every
+    number it adds and most of the words it adds (:data:`CLAIM_SHARE`, at least :data:`CLAIM_WORDS` of them), the
+    most of them first; None when no sentence does. The sentence must also share a word of the question (its
+    ``coverage``: question words weighted by their rarity among the passages' sentences), and most of the question
+    when the claim adds a number (a figure from another equation or table row is no answer). An answer that
+    restates a long question in its own words before its claim is not supported as a whole, but the document's
+    own sentence carrying the claim can be quoted."""
+    asked = {stem(w) for w in content_words(question)}
+    added = {stem(w) for w in content_words(sentence)} - asked
+    numbers = {w for w in added if is_number(w)}
+    if len(added) < CLAIM_WORDS:
+        return None
+    best: tuple[tuple[float, int, float], _Candidate] | None = None
+    candidates, every = _candidates(passages, asked)
+    idf = _idf(asked, every)
+    weight = sum(idf.values())
+    for candidate in candidates:
+        if not numbers <= candidate.stems:
+            continue
+        held = len(added & candidate.stems)
+        share = held / len(added)
+        coverage = sum(idf[q] for q in asked & candidate.stems) / weight if weight else 0.0
+        if held < CLAIM_WORDS or share < CLAIM_SHARE:
+            continue  # not the claim
+        if not coverage or (numbers and coverage < CLAIM_SHARE):
+            continue  # not about the question (a claimed figure needs most of the question)
+        key = (share, -len(candidate.parts), coverage)
+        if best is None or key > best[0]:
+            best = (key, candidate)
+    if best is None:
+        return None
+    (share, _, coverage), candidate = best
+    passage = passages[candidate.passage - 1]
+    return Quote(
+        candidate.text,
+        candidate.passage,
+        passage.name,
+        passage.source,
+        passage.page,
+        round(share, 4),
+        candidate.start,
+        candidate.end,
+        passage.section,
+        round(coverage, 4),
+    )
 
 
 def gather_evidence(question: str, passages: list[Passage], embedder: Embedder) -> Evidence:

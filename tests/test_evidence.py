@@ -7,7 +7,7 @@ from pathlib import Path
 from app.page_image import render_page
 from ingest.indexer import index_folder
 from rag.answer import AGREEMENT, agreement, quote_stands_in
-from rag.evidence import Quote, find_evidence, numbers_found, quote_answer, sentence_spans
+from rag.evidence import Quote, claim_quote, find_evidence, numbers_found, quote_answer, sentence_spans
 from rag.grounding import check_answer
 from rag.retrieve import Passage, Retriever
 from rag.settings import Settings
@@ -119,3 +119,22 @@ def test_a_quote_without_the_claimed_figure_does_not_stand_in() -> None:
     assert not checks[0].supported
     assert agreement(checks[0].text, question, quote.text) >= AGREEMENT, "the quote shares the words of the pointer"
     assert not quote_stands_in(quote, question, passages, checks), "but not the figure the model invented"
+
+
+def test_the_sentence_holding_a_restated_answers_claim_is_quoted_and_only_it() -> None:
+    text = (
+        "Les slides suivent des conventions usuelles. L'équation 3x + 2 = 0 a pour solution -2/3. En pratique, Xi "
+        "est une variable aléatoire et xi est un nombre observé."
+    )
+    passages = [Passage(0, "/d/stats.pdf", 15, 0, len(text), text, 0.6)]
+    question = "Dans les notations du cours, quelle différence y a-t-il entre Xi en majuscule et xi en minuscule ?"
+    said = "Dans les notations du cours, la différence entre Xi en majuscule et xi en minuscule est que Xi est une "
+    said += "variable aléatoire, tandis que xi est un nombre."
+    assert not check_answer(said, passages, question, "fr")[1][0].supported, "the restated question is not there"
+    quote = claim_quote(said, question, passages)
+    assert quote is not None and quote.text.startswith("En pratique, Xi est une variable aléatoire")
+    assert quote.number == 1 and quote.page == 15
+    elsewhere = "Dans les notations du cours, la différence est que Xi vaut -2/3."
+    assert claim_quote(elsewhere, question, passages) is None, "a figure from another equation is no answer"
+    unrelated = "Dans les notations du cours, les slides suivent des conventions usuelles."
+    assert claim_quote(unrelated, question, passages) is None, "a sentence sharing no word of the question"
