@@ -481,7 +481,9 @@ def render_answer(message: dict, index: int, lang: str) -> None:
     if answer.quoted:
         st.caption(t("quoted_answer", lang))
         st.markdown(quoted_answer_markdown(answer, lang))
-        render_quote_page(answer.evidence[0], answer.passages, lang, expanded=True)
+        shown = answer.quote or (answer.evidence[0] if answer.evidence else None)  # older records: the first quote
+        if shown is not None:
+            render_quote_page(shown, answer.passages, lang, expanded=True)
         for citation in answer.citations:
             render_passage(citation.number, answer.passages[citation.number - 1], lang, f"{index}:{citation.number}")
     elif answer.refused:

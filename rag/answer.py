@@ -61,6 +61,8 @@ class Answer:
     """The answer is the best evidence quote, not the model's (which was refused, vacuous or unsupported)."""
     draft: str = ""
     """The model's own answer as generated, before the check (kept when a quote or a refusal replaced it)."""
+    quote: Quote | None = None
+    """The quote that answers when ``quoted`` (an evidence quote, or the sentence holding the model's claim)."""
 
     def to_dict(self) -> dict:
         """JSON-ready form (``rag ask --json``)."""
@@ -76,6 +78,7 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "unsupported": [s.text for s in self.sentences if not s.supported],
             "model_answer": self.draft,
+            "quote": self.quote.to_dict() if self.quote else None,
             "timings": self.timings,
         }
 
@@ -227,7 +230,7 @@ class QA:
             citations = [Citation.of(quote.number, passages[quote.number - 1])]
             text = quote_answer(quote, language)
             answer = Answer(question, text, language, False, True, citations, passages, [], timings, evidence)
-            answer.quoted, answer.draft = True, draft
+            answer.quoted, answer.draft, answer.quote = True, draft, quote
             return answer
         refusal = REFUSALS[language]
         grounded = not checks  # a refusal the model made itself is honest; an unsupported answer is not

@@ -113,6 +113,7 @@ def answer_from_record(record: dict) -> Answer:
     data["citations"] = [_build(Citation, c) for c in data.get("citations", [])]
     data["passages"] = [_build(Passage, p) for p in data.get("passages", [])]
     data["evidence"] = [_build(Quote, q) for q in data.get("evidence", [])]
+    data["quote"] = _build(Quote, data["quote"]) if data.get("quote") else None
     data["sentences"] = [_build(SentenceCheck, s) for s in data.get("sentences", [])]
     return _build(Answer, data)
 

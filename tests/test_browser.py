@@ -108,6 +108,15 @@ def ask(page, question: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def click_when_idle(page, locator) -> None:
+    """Click once the app's script has finished running (Streamlit's running icon gone): a button clicked while a
+    rerun is on its way can be replaced before its click counts."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid^=stStatusWidgetRunning]')", timeout=ANSWER_TIMEOUT_MS
+    )
+    locator.click()
+
+
 def scroll_to_last_question(page) -> None:
     """Scroll the chat so that the last question sits at the top of the window (Streamlit scrolls inside a div)."""
     page.wait_for_timeout(1000)  # let the chat's stick-to-bottom scrolling settle first
@@ -136,7 +145,7 @@ def test_upload_ask_and_see_the_citation(tmp_path: Path) -> None:
         citation.get_by_test_id("stImage").first.wait_for()
         assert "1987" in citation.get_by_test_id("stText").first.inner_text()
         assert "tokens/s" in answer.inner_text()
-        citation.get_by_role("button", name="Open the whole page").click()
+        click_when_idle(page, citation.get_by_role("button", name="Open the whole page"))
         page.get_by_role("dialog").get_by_test_id("stImage").wait_for()
         page.get_by_role("dialog").get_by_role("button", name="Close").click()
         scroll_to_last_question(page)

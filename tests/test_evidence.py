@@ -6,10 +6,11 @@ from pathlib import Path
 
 from app.page_image import render_page
 from ingest.indexer import index_folder
-from rag.answer import AGREEMENT, agreement, quote_stands_in
+from rag.answer import AGREEMENT, QA, agreement, quote_stands_in
+from rag.conversations import answer_from_record, answer_record
 from rag.evidence import Quote, claim_quote, find_evidence, numbers_found, quote_answer, sentence_spans
 from rag.grounding import check_answer
-from rag.retrieve import Passage, Retriever
+from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings
 from tests.conftest import make_pdf
 
@@ -138,3 +139,18 @@ def test_the_sentence_holding_a_restated_answers_claim_is_quoted_and_only_it() -
     assert claim_quote(elsewhere, question, passages) is None, "a figure from another equation is no answer"
     unrelated = "Dans les notations du cours, les slides suivent des conventions usuelles."
     assert claim_quote(unrelated, question, passages) is None, "a sentence sharing no word of the question"
+
+
+def test_an_answer_made_of_a_claim_quote_carries_that_quote_through_a_saved_conversation() -> None:
+    text = "Les slides suivent des conventions usuelles. En pratique, Xi est une variable aléatoire et xi un nombre."
+    passages = [Passage(0, "/d/stats.pdf", 15, 0, len(text), text, 0.6)]
+    question = "Dans les notations du cours, quelle différence y a-t-il entre Xi en majuscule et xi en minuscule ?"
+    said = "Dans les notations du cours, la différence entre Xi en majuscule et xi en minuscule est que Xi est une "
+    said += "variable aléatoire, tandis que xi est un nombre."
+    checks = check_answer(said, passages, question, "fr")[1]
+    assert not checks[0].supported
+    answer = QA._instead(question, "fr", Retrieval(question, passages, 0.01), [], said, checks, {})
+    assert answer.quoted and not answer.refused and answer.quote is not None, answer.answer
+    assert answer.answer.startswith("D'après stats.pdf, p. 15 : « En pratique, Xi est une variable aléatoire")
+    assert answer.to_dict()["quote"]["page"] == 15 and answer.draft == said
+    assert answer_from_record(answer_record(answer)).quote == answer.quote
