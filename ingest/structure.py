@@ -64,7 +64,7 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
     if numbered and _toc_entry(numbered.group(1), text):
         return 0
     if numbered and numbered.group(2)[0].isupper():
-        if _empty_section(numbered.group(1), following):
+        if _empty_section(text, following):
             return 0
         return numbered.group(1).count(".") + 1
     if numbered or text[0].isdigit():  # "2017 2018 2019 CASH, BEGINNING OF PERIOD" is a table row
@@ -85,11 +85,10 @@ def _number(text: str | None) -> list[int]:
     return [int(part) for part in match.group(1).split(".")] if match else []
 
 
-def _empty_section(number: str, following: str | None) -> bool:
-    """Whether the next line carries on the numbering right away ("2.1" then "2.2" or "3."): nothing stands under
-    this number, so it numbers an item of a list, not a section."""
-    current = [int(part) for part in number.split(".")]
-    after = _number(following)
+def _empty_section(text: str, following: str | None) -> bool:
+    """Whether the next line carries on the numbering of this one right away ("2.1" then "2.2" or "3."): nothing
+    stands under this number, so it numbers an item of a list, not a section."""
+    current, after = _number(text), _number(following)
     return any(after == [*current[: depth - 1], current[depth - 1] + 1] for depth in range(1, len(current) + 1))
 
 

@@ -171,6 +171,29 @@ def _candidates(passages: list[Passage], asked: set[str]) -> tuple[list[_Candida
     return sentences + pairs, every
 
 
+def _coverage(candidate: _Candidate, idf: dict[str, float]) -> float:
+    """Share of the question's stems (the keys of ``idf``) the candidate holds, each weighted by its rarity."""
+    weight = sum(idf.values())
+    return sum(w for q, w in idf.items() if q in candidate.stems) / weight if weight else 0.0
+
+
+def _quote(candidate: _Candidate, passages: list[Passage], score: float, coverage: float) -> Quote:
+    """The candidate as a :class:`Quote` with its passage's file, page and section."""
+    passage = passages[candidate.passage - 1]
+    return Quote(
+        candidate.text,
+        candidate.passage,
+        passage.name,
+        passage.source,
+        passage.page,
+        round(score, 4),
+        candidate.start,
+        candidate.end,
+        passage.section,
+        round(coverage, 4),
+    )
+
+
 def _idf(question: set[str], sentences: list[set[str]]) -> dict[str, float]:
     """Rarity of each question stem among the sentences (a stem no sentence holds is rarest)."""
     total = len(sentences)
@@ -192,13 +215,8 @@ def find_evidence(
     if not candidates or not question.strip():
         return []
     idf = _idf(asked, every)
-    weight = sum(idf.values())
-
-    def overlap(candidate: _Candidate) -> float:
-        return sum(idf[q] for q in asked & candidate.stems) / weight if weight else 0.0
-
     singles = [c for c in candidates if len(c.parts) == 1]
-    kept = sorted(range(len(singles)), key=lambda i: -overlap(singles[i]))[:max_sentences]
+    kept = sorted(range(len(singles)), key=lambda i: -_coverage(singles[i], idf))[:max_sentences]
     row = {i: n for n, i in enumerate(kept, 1)}  # sentence position -> row of its vector
     vectors = embedder.embed([question, *(singles[i].text for i in kept)])  # pairs: the sum of their sentences'
     scored = []
@@ -208,9 +226,10 @@ def find_evidence(
         vector = vectors[[row[i] for i in candidate.parts]].sum(axis=0)
         cosine = float(vector @ vectors[0]) / max(float(np.linalg.norm(vector)), 1e-9)
         added = len(candidate.stems - asked)
-        score = cosine_weight * cosine + (1 - cosine_weight) * overlap(candidate)
+        coverage = _coverage(candidate, idf)
+        score = cosine_weight * cosine + (1 - cosine_weight) * coverage
         score *= (1 + min(added, new_words) / new_words) / 2
-        scored.append((score, candidate, overlap(candidate)))
+        scored.append((score, candidate, coverage))
     scored.sort(key=lambda row: -row[0])
     quotes: list[Quote] = []
     for score, candidate, coverage in scored:
@@ -218,21 +237,7 @@ def find_evidence(
             break
         if any(_overlaps(candidate, q) for q in quotes):
             continue
-        passage = passages[candidate.passage - 1]
-        quotes.append(
-            Quote(
-                candidate.text,
-                candidate.passage,
-                passage.name,
-                passage.source,
-                passage.page,
-                round(score, 4),
-                candidate.start,
-                candidate.end,
-                passage.section,
-                round(coverage, 4),
-            )
-        )
+        quotes.append(_quote(candidate, passages, score, coverage))
     return quotes
 
 
@@ -243,7 +248,7 @@ def claim_quote(sentence: str, question: str, passages: list[Passage]) -> Quote 
     ``coverage``: question words weighted by their rarity among the passages' sentences), and most of the question
     when the claim adds a number (a figure from another equation or table row is no answer). An answer that
     restates a long question in its own words before its claim is not supported as a whole, but the document's
-    own sentence carrying the claim can be quoted."""
+    own sentence carrying the claim can be quoted. The quote's ``score`` is the share of the claim it holds."""
     asked = {stem(w) for w in content_words(question)}
     added = {stem(w) for w in content_words(sentence)} - asked
     numbers = {w for w in added if is_number(w)}
@@ -252,13 +257,12 @@ def claim_quote(sentence: str, question: str, passages: list[Passage]) -> Quote 
     best: tuple[tuple[float, int, float], _Candidate] | None = None
     candidates, every = _candidates(passages, asked)
     idf = _idf(asked, every)
-    weight = sum(idf.values())
     for candidate in candidates:
         if not numbers <= candidate.stems:
             continue
         held = len(added & candidate.stems)
         share = held / len(added)
-        coverage = sum(idf[q] for q in asked & candidate.stems) / weight if weight else 0.0
+        coverage = _coverage(candidate, idf)
         if held < CLAIM_WORDS or share < CLAIM_SHARE:
             continue  # not the claim
         if not coverage or (numbers and coverage < CLAIM_SHARE):
@@ -269,19 +273,7 @@ def claim_quote(sentence: str, question: str, passages: list[Passage]) -> Quote 
     if best is None:
         return None
     (share, _, coverage), candidate = best
-    passage = passages[candidate.passage - 1]
-    return Quote(
-        candidate.text,
-        candidate.passage,
-        passage.name,
-        passage.source,
-        passage.page,
-        round(share, 4),
-        candidate.start,
-        candidate.end,
-        passage.section,
-        round(coverage, 4),
-    )
+    return _quote(candidate, passages, share, coverage)
 
 
 def gather_evidence(question: str, passages: list[Passage], embedder: Embedder) -> Evidence:
