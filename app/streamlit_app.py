@@ -353,14 +353,43 @@ def sidebar_documents(settings: Settings, lang: str) -> int:
 # ---------------------------------------------------------------- passages and answers
 
 
+WHOLE_PAGE = "whole_page"
+"""Session key of the page shown in the dialog: (file name, path, page, passage text), until it is dismissed."""
+
+
+def open_whole_page(name: str, source: str, page: int, passage: str) -> None:
+    """Button callback: show this page in the dialog from this run on (a later rerun keeps it open)."""
+    st.session_state[WHOLE_PAGE] = (name, source, page, passage)
+
+
+def close_whole_page() -> None:
+    """Dialog dismissed: stop showing it."""
+    st.session_state.pop(WHOLE_PAGE, None)
+
+
 def show_whole_page(source: str, page: int, passage: str, lang: str) -> None:
     """Dialog body: the whole page at high resolution, highlighted, with a download button."""
     path = Path(source)
     png, _found = page_png(source, path.stat().st_mtime, page, passage, 2.0)
     st.image(png, width="stretch")
     st.download_button(
-        t("download_page", lang), png, file_name=f"{path.stem}-page{page}.png", mime="image/png", key="dl_page"
+        t("download_page", lang),
+        png,
+        file_name=f"{path.stem}-page{page}.png",
+        mime="image/png",
+        key="dl_page",
+        on_click="ignore",
     )
+
+
+def render_whole_page_dialog(lang: str) -> None:
+    """The dialog of the page opened with "Open the whole page", on every run until the user dismisses it."""
+    opened = st.session_state.get(WHOLE_PAGE)
+    if not opened or not Path(opened[1]).is_file():
+        return
+    name, source, page, passage = opened
+    title = escape_markdown(t("page_of", lang, name=name, page=page))
+    st.dialog(title, width="large", on_dismiss=close_whole_page)(show_whole_page)(source, page, passage, lang)
 
 
 def render_passage(number: int, passage: Passage, lang: str, key: str, expanded: bool = False) -> None:
@@ -386,9 +415,13 @@ def render_passage(number: int, passage: Passage, lang: str, key: str, expanded:
         st.image(png, caption=t("page_of", lang, name=passage.name, page=passage.page), width=720)
         if not found:
             st.caption(t("highlight_missing", lang))
-        if st.button(t("whole_page", lang), icon=":material/open_in_full:", key=f"page:{key}"):
-            title = escape_markdown(t("page_of", lang, name=passage.name, page=passage.page))
-            st.dialog(title, width="large")(show_whole_page)(passage.source, passage.page, passage.text, lang)
+        st.button(
+            t("whole_page", lang),
+            icon=":material/open_in_full:",
+            key=f"page:{key}",
+            on_click=open_whole_page,
+            args=(passage.name, passage.source, passage.page, passage.text),
+        )
 
 
 _HEADING_MARKS = re.compile(r"(?m)^#{1,6}[ \t]+")
@@ -614,6 +647,7 @@ def main() -> None:
         with st.chat_message("assistant"):
             messages.append(answer_turn(question, settings, lang, len(messages), store, scope))
     sidebar_conversations(conversations_box, store, lang)
+    render_whole_page_dialog(lang)
 
 
 main()
