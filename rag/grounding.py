@@ -2,7 +2,8 @@
 
 A sentence is *supported* by a passage when at least half of its content words (the BM25 tokens:
 accent-folded, stopwords dropped, matched on their Snowball stems in English and French) and every number or code
-it contains occur in one place of that passage: two consecutive sentences. The model is asked to
+it contains occur in one place of that passage: two consecutive sentences (a figure the PDF set with a spaced or
+unusual dash, "1e − 6", reads as the answer writes it, "1e-6"). The model is asked to
 answer, never to refuse (asked to, Qwen 1.5B refused half of the answerable dev questions), so
 this check is what turns an answer the passages do not carry into "the documents do not say"
 (``rag.answer`` refuses, or quotes the evidence, when the first sentence is unsupported).
@@ -51,6 +52,9 @@ _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])(?=\s|$)")
 _ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
 _PAGE_REFERENCE = re.compile(r"\b(?:on |à la |en )?(?:pages?|p\.)\s*\d+\b", re.IGNORECASE)
+_SPACED_CODE = re.compile(r"(\b\w*\d\w*) ?[-\u2010-\u2015\u2212] ?(?=\d)")
+"""A number, a dash a PDF set apart or as another character, and a digit: "1e − 6", "JP 2023‐118508". A passage
+reads them as "1e-6" and "2023-118508", as an answer writes them."""
 _MARKERS = rf"((?:\s*{MARKER.pattern})+)"
 _POINTER_SENTENCE = re.compile(
     r"^(?:this|that|it|these|the answer|this information|cette information|cela|ceci|c'est)\b[^.\[]{0,40}?"
@@ -161,6 +165,7 @@ def is_number(word: str) -> bool:
 def passage_windows(text: str) -> list[Place]:
     """Each pair of consecutive sentences of a passage as a :data:`Place`: a claim is checked against one place
     in the passage, so words gathered from all over it ("3" here, "week" there) do not add up to support."""
+    text = _SPACED_CODE.sub(r"\1-", text)
     sentences = [_tokens(s) for s in _BOUNDARY.split(text) if s.strip()] or [()]
     return list(pairwise(sentences)) or [(sentences[0],)]
 

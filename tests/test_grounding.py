@@ -153,3 +153,27 @@ def test_a_name_inside_a_path_is_found() -> None:
     question = "How many dimensions does the Qwen3-Embedding-4B produce?"
     assert check_answer("The Qwen3-Embedding-4B produces 2560-dim vectors [1].", models, question)[1][0].supported
     assert not check_answer("The Qwen3-Embedding-4B produces 4096-dim vectors [1].", models, question)[1][0].supported
+
+
+def test_a_figure_the_pdf_set_with_a_spaced_or_other_dash_is_found() -> None:
+    """pypdf reads "1e-6" as "1e − 6" (a minus sign, spaced) and a patent number's hyphen as U+2010: an answer
+    writing them whole names the same figure, and a figure the passage does not hold still fails."""
+    paper = [
+        Passage(
+            5,
+            "/d/paper.pdf",
+            17,
+            0,
+            10,
+            "For optimization, we use the AdamW optimizer with a warmup of 20 steps, a learning rate of 1e \u2212 6, "
+            "a weight decay of 0.001. Publication JP 2023\u2010118508 A lists the parts.",
+            0.5,
+        )
+    ]
+    question = "What warmup and learning rate does the paper use with AdamW?"
+    said = "The paper uses a warmup of 20 steps and a learning rate of 1e-6 with AdamW [1]."
+    assert check_answer(said, paper, question)[1][0].supported
+    assert not check_answer(said.replace("1e-6", "1e-5"), paper, question)[1][0].supported
+    patent = "Which publication lists the parts?"
+    assert check_answer("Publication JP 2023-118508 A lists the parts [1].", paper, patent)[1][0].supported
+    assert not check_answer("Publication JP 2023-118509 A lists the parts [1].", paper, patent)[1][0].supported
