@@ -17,6 +17,7 @@ from rag.settings import Settings
 ALL = ""
 """The selectbox value meaning "no collection: every document"."""
 
+
 def _index_state(settings: Settings) -> tuple[dict[str, StoredFile], dict[str, list[str]]]:
     """The indexed files and the collections, from one snapshot of the store."""
     index = open_store(settings)

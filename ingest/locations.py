@@ -14,7 +14,7 @@ SECTION_SUFFIXES = {".docx", ".odt", ".epub", ".html", ".htm"}
 
 
 def unit(source: str) -> str:
-    """"page", "slide" or "part": what the page numbers of ``source`` count."""
+    """What the page numbers of ``source`` count: "page", "slide" or "part"."""
     suffix = Path(source).suffix.lower()
     if suffix in SLIDE_SUFFIXES:
         return "slide"
@@ -29,7 +29,8 @@ def has_page_images(source: str) -> bool:
 
 
 def location_label(source: str, page: int, page_end: int = 0, section: str = "") -> str:
-    """"page 3", "pages 3-4", "slide 2", or for documents without pages the section ("§ Setup > Grinding")."""
+    """The place as a reader names it: "page 3", "pages 3-4", "slide 2", or for documents without pages the
+    section ("§ Setup > Grinding")."""
     kind = unit(source)
     if kind == "part" and section:
         return f"§ {section}"

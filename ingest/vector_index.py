@@ -37,9 +37,7 @@ class VectorIndex:
             return 0
         return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) for each query row; missing slots have id -1.
 
         ``allowed`` restricts the search to those ids inside FAISS (an ``IDSelectorBatch``), so the k

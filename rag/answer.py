@@ -42,6 +42,7 @@ answer adds to the question: the quote then carries what the model tried to say.
 answer to what was asked either (on the unanswerable dev questions, the model's invented figure and the best
 quote had nothing in common)."""
 
+
 @dataclass
 class Answer:
     """A finished answer with its citations, the passages it saw, and where the time went."""

@@ -48,7 +48,7 @@ class Passage:
 
     @property
     def page_label(self) -> str:
-        """"page 3", or "pages 3-4" for a passage that runs onto the next page."""
+        """The page as a reader names it: "page 3", or "pages 3-4" for a passage that runs onto the next page."""
         return f"pages {self.page}-{self.page_end}" if self.page_end > self.page else f"page {self.page}"
 
     @property
