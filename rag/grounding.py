@@ -18,10 +18,12 @@ sentence, does not make up for "grinder burrs"), or one whose words next to the 
 restates. So a real figure under
 another label (a warranty for another part, the phone number printed next to another person's name)
 does not pass. A sentence clearly written in the other language than the question is unsupported.
-Missing citations are attached where one passage clearly supports a
-sentence; wrong ones are replaced by the supporting passage; sentences no passage supports are
-flagged. Bare pointers such as "This can be found in [1]." carry no claim: their markers move to the
-sentence before and the pointer is dropped.
+A sentence that joins claims ("…, and …", "…, which …", "…; …") and that no one place supports is
+supported when each of its clauses that claims something is, as a sentence of its own (a condition in
+the agreement, its date in the approval letter); it then cites every passage used. Missing citations are
+attached where one passage clearly supports a sentence; wrong ones are replaced by the supporting passage;
+sentences no passage supports are flagged. Bare pointers such as "This can be found in [1]." carry no
+claim: their markers move to the sentence before and the pointer is dropped.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ NEAR_TOKENS = 6
 """How many tokens on each side of a number in a passage sentence say what the number is about."""
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’)])\s+|\n+")
+_CLAUSE = re.compile(r";\s+|,\s+(?:and|but|which|whereas|et|mais|qui|tandis que)\s+", re.IGNORECASE)
+"""Where a sentence joins two claims ("X accounts for 28% of revenue, and consent was obtained on 10 February";
+"approval as documented in the letter, which was granted on January 28"): each may stand in another passage."""
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])(?=\s|$)")
 """A list item's bullet or number ("1.", "2)", "-") at the start of a sentence: layout, not a claim."""
 _ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
@@ -306,6 +311,24 @@ def _decimal(token: str) -> str:
     return token.replace(",", ".") if is_number(token) else token
 
 
+def _clause_sources(sentence: str, places: list[list[Place]], question: str, rarity: dict[str, float]) -> list[int]:
+    """For a sentence joining two or more claims (:data:`_CLAUSE`), the passages (numbered from 1) that support
+    them, each clause judged as a sentence is; empty unless every clause that claims something is supported."""
+    clauses = [c for c in _CLAUSE.split(strip_markers(sentence)) if c.strip()]
+    if len(clauses) < 2:
+        return []
+    sources: list[int] = []
+    for clause in clauses:
+        if not (claim(clause, question)[0] if question else content_words(clause)):
+            continue  # the clause restates the question
+        scores = [support(clause, p, question, rarity) for p in places]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        if scores[best] < SUPPORT_THRESHOLD:
+            return []
+        sources += [best + 1] if best + 1 not in sources else []
+    return sources
+
+
 def check_answer(
     text: str, passages: list[Passage], question: str = "", language: str = ""
 ) -> tuple[str, list[SentenceCheck]]:
@@ -329,6 +352,11 @@ def check_answer(
             check.added = [best + 1]
             check.support, check.supported = scores[best], True
             sentence = strip_markers(sentence).rstrip() + f" [{best + 1}]"
+        elif not check.supported and not vacuous and not foreign:
+            sources = _clause_sources(said, places, question, rarity)
+            if sources:
+                check.added, check.support, check.supported = sources, SUPPORT_THRESHOLD, True
+                sentence = strip_markers(sentence).rstrip() + "".join(f" [{n}]" for n in sources)
         checks.append(check)
         out.append(sentence)
     return " ".join(out), checks

@@ -177,3 +177,41 @@ def test_a_figure_the_pdf_set_with_a_spaced_or_other_dash_is_found() -> None:
     patent = "Which publication lists the parts?"
     assert check_answer("Publication JP 2023-118508 A lists the parts [1].", paper, patent)[1][0].supported
     assert not check_answer("Publication JP 2023-118509 A lists the parts [1].", paper, patent)[1][0].supported
+
+
+def test_a_sentence_joining_claims_from_two_passages_is_checked_clause_by_clause() -> None:
+    """The condition stands in the agreement, its date in the letter ("X, which was granted on January 28, 2025").
+    Each clause must be supported on its own; one invented clause still fails the sentence."""
+    deal = [
+        Passage(
+            6,
+            "/d/agreement.pdf",
+            1,
+            0,
+            10,
+            "ARTICLE IV - CONDITIONS TO CLOSING. Buyer's obligation to close is subject to receipt of regulatory "
+            "approval as documented in the Regulatory Approval Letter.",
+            0.6,
+        ),
+        Passage(
+            7,
+            "/d/approval.pdf",
+            1,
+            0,
+            10,
+            "FILING DETAILS Filing Date: January 10, 2025. Early Termination Granted: January 28, 2025. The parties "
+            "may now consummate the transaction.",
+            0.5,
+        ),
+    ]
+    question = "The agreement makes the buyer's closing conditional on a regulatory approval. When was it granted?"
+    said = (
+        "The buyer's obligation to close is subject to regulatory approval as documented in the Regulatory "
+        "Approval Letter, which was granted on January 28, 2025 [1]."
+    )
+    text, checks = check_answer(said, deal, question)
+    assert checks[0].supported and checks[0].added == [1, 2], checks
+    assert text.endswith("[1] [2]")
+    assert not check_answer(said.replace("January 28", "February 3"), deal, question)[1][0].supported
+    invented = said.replace("[1].", "and the escrow holds $2,000,000 [1].").replace(", which", "; it")
+    assert not check_answer(invented, deal, question)[1][0].supported
