@@ -319,14 +319,20 @@ def _clause_sources(sentence: str, places: list[list[Place]], question: str, rar
         return []
     sources: list[int] = []
     for clause in clauses:
-        if not (claim(clause, question)[0] if question else content_words(clause)):
+        if _adds_nothing(clause, question):
             continue  # the clause restates the question
         scores = [support(clause, p, question, rarity) for p in places]
         best = max(range(len(scores)), key=scores.__getitem__)
         if scores[best] < SUPPORT_THRESHOLD:
             return []
-        sources += [best + 1] if best + 1 not in sources else []
+        if best + 1 not in sources:
+            sources.append(best + 1)
     return sources
+
+
+def _adds_nothing(text: str, question: str) -> bool:
+    """Whether ``text`` claims nothing: no word beyond the question's (no content word at all without one)."""
+    return not (claim(text, question)[0] if question else content_words(text))
 
 
 def check_answer(
@@ -341,7 +347,7 @@ def check_answer(
     for sentence in fold_pointers(split_answer(text)):
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
         said = _without_names(sentence, names)  # "(manual.pdf, page 2)" points at a source, it claims nothing
-        vacuous = is_pointer(sentence) or not (claim(said, question)[0] if question else content_words(said))
+        vacuous = is_pointer(sentence) or _adds_nothing(said, question)
         foreign = bool(language) and is_other_language(strip_markers(said), language)
         scores = [0.0 if vacuous or foreign else support(said, p, question, rarity) for p in places]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
