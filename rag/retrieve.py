@@ -1,4 +1,4 @@
-"""Question -> passages: dense (FAISS cosine) and BM25 results fused by reciprocal rank."""
+"""Question -> passages: dense (FAISS cosine) and BM25 results fused by their scores, each scaled to its best."""
 
 from __future__ import annotations
 
@@ -13,11 +13,7 @@ from ingest.embedder import Embedder, get_embedder
 from ingest.keyword_index import tokenize
 from ingest.records import Chunk
 from ingest.store import Collection
-from rag.language import detect_language
 from rag.settings import Settings, get_settings
-
-RRF_K = 60
-"""Reciprocal-rank-fusion constant (the usual 60: rank 1 and rank 5 weigh 1/61 and 1/65)."""
 
 
 @dataclass
@@ -33,7 +29,7 @@ class Passage:
     score: float
     """Cosine similarity between question and passage (-1..1)."""
     fused: float = 0.0
-    """Reciprocal-rank-fusion score that ordered the results."""
+    """Fused score that ordered the results (:func:`fuse_scores`)."""
     page_end: int = 0
     """Last page the passage runs onto (0: the same as ``page``)."""
     section: str = ""
@@ -94,14 +90,6 @@ class Retriever:
         """The loaded local generation (local store only; None for other stores)."""
         return getattr(self.store, "collection", None)
 
-    def keyword_weight(self, question: str) -> float:
-        """Weight of the BM25 ranking in the fusion: higher for a question in a language the embedding model was
-        not trained on (a French question to the English MiniLM), whose dense ranking is the weaker one."""
-        known = {code.strip() for code in self.settings.embed_languages.split(",")}
-        if detect_language(question) in known:
-            return self.settings.keyword_weight
-        return self.settings.keyword_weight_other_language
-
     def search(
         self,
         question: str,
@@ -128,7 +116,7 @@ class Retriever:
             query = self.embedder.embed([question])[0]
             pool = max(k, self.settings.candidate_pool)  # the same fused order at any k up to the pool
             cosine: dict[int, float] = {}
-            ranked: list[list[int]] = []
+            ranked: list[list[tuple[int, float]]] = []
             weights: list[float] = []
             for text in texts:
                 if cosine and max(cosine.values()) >= self.settings.min_score:
@@ -137,12 +125,12 @@ class Retriever:
                 dense = index.dense_search(vector, pool, sources)
                 for chunk_id, score in dense:  # a follow-up is as close as it is with its context
                     cosine[chunk_id] = max(score, cosine.get(chunk_id, -1.0))
-                ranked.append([chunk_id for chunk_id, _ in dense])
+                ranked.append(dense)
                 weights.append(1.0)
                 if hybrid:
-                    ranked.append([chunk_id for chunk_id, _ in index.keyword_search(text, pool, sources)])
-                    weights.append(self.keyword_weight(question))
-            candidates = reciprocal_rank_fusion(ranked, weights=weights)
+                    ranked.append(index.keyword_search(text, pool, sources))
+                    weights.append(self.settings.keyword_weight)
+            candidates = fuse_scores(ranked, weights)
             chunks = index.chunks({i + step for i, _ in candidates for step in (-1, 0, 1)})
             fused = distinct([item for item in candidates if item[0] in chunks], chunks, k)
             missing = [chunk_id for chunk_id, _ in fused if chunk_id not in cosine]
@@ -229,12 +217,16 @@ def distinct(ranked: list[tuple[int, float]], chunks: Mapping[int, Chunk], k: in
     return [item for item, _ in taken]
 
 
-def reciprocal_rank_fusion(
-    rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None
-) -> list[tuple[int, float]]:
-    """Fuse ranked id lists: score(id) = sum over lists of weight / (k + rank)."""
+def fuse_scores(rankings: list[list[tuple[int, float]]], weights: list[float] | None = None) -> list[tuple[int, float]]:
+    """Fuse scored rankings ((id, score) lists, best first): each score is divided by the best of its ranking, so
+    a cosine and a BM25 score weigh alike whatever their scales, then weighted and summed over the rankings (an
+    id a ranking lacks gets nothing from it). Unlike reciprocal rank fusion, how far ahead a top hit is counts:
+    a chunk the dense ranking puts first by a wide margin is not overtaken by one that both rankings put 10th."""
     scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=False):
-        for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
+        best = max((score for _, score in ranking), default=0.0)
+        if best <= 0:
+            continue
+        for item, score in ranking:
+            scores[item] = scores.get(item, 0.0) + weight * max(score, 0.0) / best
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -14,7 +14,7 @@ import pytest
 from ingest import store
 from ingest.indexer import index_folder
 from ingest.vector_index import VectorIndex
-from rag.retrieve import Retriever, reciprocal_rank_fusion
+from rag.retrieve import Retriever, fuse_scores
 from rag.settings import Settings
 from tests.conftest import make_pdf
 
@@ -188,10 +188,21 @@ def test_an_interrupted_reindex_resumes_without_redoing_finished_files(
     assert report.counts["unchanged"] == done and report.counts["added"] == 30 - done
 
 
-def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]])
-    assert [item for item, _ in fused] == [1, 3, 2, 4]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+def test_score_fusion_weighs_each_ranking_by_its_best_score() -> None:
+    dense = [(1, 0.80), (2, 0.60), (3, 0.30)]
+    keyword = [(3, 12.0), (2, 9.0), (4, 3.0)]
+    fused = fuse_scores([dense, keyword])
+    assert [item for item, _ in fused] == [2, 3, 1, 4], "agreement of both rankings first"
+    assert fused[0][1] == pytest.approx(0.60 / 0.80 + 9.0 / 12.0)
+    scaled = fuse_scores([dense, [(i, s * 100) for i, s in keyword]])
+    assert [i for i, _ in scaled] == [i for i, _ in fused], "the BM25 scale does not matter, only its shape"
+    # A top hit far ahead of the rest of its ranking stays ahead of a weak agreement (reciprocal rank fusion
+    # put the chunk both rankings had 10th before the dense ranking's clear first).
+    clear_first = [(7, 0.9)] + [(i, 0.3 - i / 1000) for i in range(10, 19)]  # 18 is 10th
+    other = [(i, 30.0 - i) for i in range(20, 29)] + [(18, 1.5)]  # 18 is 10th
+    order = [i for i, _ in fuse_scores([clear_first, other])]
+    assert order.index(7) < order.index(18)
+    assert fuse_scores([dense, []]) == [(1, 1.0), (2, pytest.approx(0.75)), (3, pytest.approx(0.375))]
 
 
 def test_readers_keep_answering_and_two_writers_serialise(tmp_path: Path, settings: Settings, embedder) -> None:
