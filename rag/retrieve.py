@@ -221,12 +221,20 @@ def fuse_scores(rankings: list[list[tuple[int, float]]], weights: list[float] | 
     """Fuse scored rankings ((id, score) lists, best first): each score is divided by the best of its ranking, so
     a cosine and a BM25 score weigh alike whatever their scales, then weighted and summed over the rankings (an
     id a ranking lacks gets nothing from it). Unlike reciprocal rank fusion, how far ahead a top hit is counts:
-    a chunk the dense ranking puts first by a wide margin is not overtaken by one that both rankings put 10th."""
+    a chunk the dense ranking puts first by a wide margin is not overtaken by one that both rankings put 10th.
+
+    A score that is not positive (a question no chunk is close to has negative cosines) adds nothing, but its id
+    still enters in its ranking's order (a tie-break of ``TIE_BREAK / rank``), so such a question still gets its
+    closest passages to show beside the refusal.
+    """
     scores: dict[int, float] = {}
     for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         best = max((score for _, score in ranking), default=0.0)
-        if best <= 0:
-            continue
-        for item, score in ranking:
-            scores[item] = scores.get(item, 0.0) + weight * max(score, 0.0) / best
+        for rank, (item, score) in enumerate(ranking, 1):
+            scaled = max(score, 0.0) / best if best > 0 else 0.0
+            scores[item] = scores.get(item, 0.0) + weight * scaled + TIE_BREAK / rank
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+TIE_BREAK = 1e-9
+"""Far below any scaled score's resolution: orders ids the scores cannot tell apart by their ranks."""

@@ -202,7 +202,9 @@ def test_score_fusion_weighs_each_ranking_by_its_best_score() -> None:
     other = [(i, 30.0 - i) for i in range(20, 29)] + [(18, 1.5)]  # 18 is 10th
     order = [i for i, _ in fuse_scores([clear_first, other])]
     assert order.index(7) < order.index(18)
-    assert fuse_scores([dense, []]) == [(1, 1.0), (2, pytest.approx(0.75)), (3, pytest.approx(0.375))]
+    assert fuse_scores([dense, []]) == [(1, pytest.approx(1.0)), (2, pytest.approx(0.75)), (3, pytest.approx(0.375))]
+    unrelated = [(5, -0.02), (6, -0.05), (4, -0.08)]  # a question nothing is close to: negative cosines
+    assert [i for i, _ in fuse_scores([unrelated, []])] == [5, 6, 4], "still its closest passages, in order"
 
 
 def test_readers_keep_answering_and_two_writers_serialise(tmp_path: Path, settings: Settings, embedder) -> None:
