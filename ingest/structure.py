@@ -7,12 +7,16 @@ list item: its section would be empty); short lines in capitals;
 and short lines without closing punctuation that stand between the end of a sentence and a
 paragraph of body text (a slide title, an unnumbered section title). Table rows and lines that a
 paragraph wraps onto fail those tests: they are mostly digits, end mid-sentence, or are followed
-by more short lines.
+by more short lines. Nor is a line of a formula a title: one holding an equals sign or ending on a
+mathematical symbol ("2 On a alors ab =", "U H AV ="), or, unnumbered, holding any ("Soit x ∈ R. On a",
+"RE → RA × RB"); a numbered statement keeps its heading ("4.4.10 Proposition (Formule de Pascal). Soient k,n ∈ N.
+Alors").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +51,17 @@ def _shape_ok(text: str) -> bool:
     return letters >= 3 and digits <= 0.3 * (letters + digits) and any(len(w) > 1 and w.isalpha() for w in words)
 
 
+def _math(text: str) -> bool:
+    """Whether a character of ``text`` is a mathematical symbol (Unicode Sm: = < ∈ → ≤ −, not the + of "C++")."""
+    return any(c != "+" and unicodedata.category(c) == "Sm" for c in text)
+
+
+def _formula(text: str, numbered: bool) -> bool:
+    """Whether a line is part of a formula rather than a title: an equals sign, a last character that is a
+    mathematical symbol, or (unnumbered) any mathematical symbol."""
+    return "=" in text or _math(text[-1]) or (not numbered and _math(text))
+
+
 def heading_level(text: str, previous: str | None, following: str | None) -> int:
     """Depth of a heading line (1 = top), or 0 for body text.
 
@@ -61,6 +76,8 @@ def heading_level(text: str, previous: str | None, following: str | None) -> int
     if _DOT_LEADER.search(text):
         return 0  # a table of contents entry: "5.2 Pgcd . . . . 59"
     numbered = _NUMBERED.match(text)
+    if _formula(text, bool(numbered)):
+        return 0
     if numbered and _toc_entry(numbered.group(1), text):
         return 0
     if numbered and numbered.group(2)[0].isupper():

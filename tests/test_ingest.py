@@ -117,6 +117,12 @@ def test_chunks_follow_headings_and_carry_the_section_path() -> None:
         ("2.4 Full inventory in Schedule 1", None, "3. EMPLOYEE MATTERS", 0),
         ("3. EMPLOYEE MATTERS", None, "3.1 Total employees: 47", 1),
         ("3.2 Brew boiler", None, "1. Turn the steam knob", 2),
+        ("2 On a alors ab =", "Fin de la preuve.", "x " * 20, 0),
+        ("Soit x ∈ R. On a", "Fin de la preuve.", "x " * 20, 0),
+        ("RE → RA × RB", None, "x " * 20, 0),
+        ("0 M(t)q(t)d t = 0 où q est un polynôme", None, "x " * 20, 0),
+        ("4.4.10 Proposition (Formule de Pascal). Soient k,n ∈ N. Alors", None, "x " * 20, 3),
+        ("C++ Reference", None, "x " * 20, 9),
     ],
 )
 def test_heading_shapes(line: str, previous: str | None, following: str | None, level: int) -> None:
