@@ -217,6 +217,10 @@ def distinct(ranked: list[tuple[int, float]], chunks: Mapping[int, Chunk], k: in
     return [item for item, _ in taken]
 
 
+TIE_BREAK = 1e-9
+"""Far below any scaled score's resolution: orders ids the scores cannot tell apart by their ranks."""
+
+
 def fuse_scores(rankings: list[list[tuple[int, float]]], weights: list[float] | None = None) -> list[tuple[int, float]]:
     """Fuse scored rankings ((id, score) lists, best first): each score is divided by the best of its ranking, so
     a cosine and a BM25 score weigh alike whatever their scales, then weighted and summed over the rankings (an
@@ -234,7 +238,3 @@ def fuse_scores(rankings: list[list[tuple[int, float]]], weights: list[float] | 
             scaled = max(score, 0.0) / best if best > 0 else 0.0
             scores[item] = scores.get(item, 0.0) + weight * scaled + TIE_BREAK / rank
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
-TIE_BREAK = 1e-9
-"""Far below any scaled score's resolution: orders ids the scores cannot tell apart by their ranks."""
