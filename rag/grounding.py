@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 
+import pysbd
+
 from ingest.keyword_index import STEM_LANGUAGES, stem_word, tokenize
 from rag.citations import MARKER, cited_numbers, strip_markers
 from rag.language import is_other_language
@@ -93,7 +95,7 @@ def split_answer(text: str) -> list[str]:
     """Sentences of an answer, each keeping the citation markers that follow it; a line ending with a colon
     ("The optimisers are:") stays with what follows it."""
     sentences: list[str] = []
-    for part in _BOUNDARY.split(text.strip()):
+    for part in _answer_sentences(text):
         leading = _LEADING_MARKERS.match(part)
         if leading and sentences:  # "… bar. [1] Next" : the marker belongs to the sentence before
             sentences[-1] += " " + leading.group(1).strip()
@@ -105,6 +107,20 @@ def split_answer(text: str) -> list[str]:
         else:
             sentences.append(part.strip())
     return sentences
+
+
+@lru_cache(maxsize=2)
+def _segmenter(language: str) -> pysbd.Segmenter:
+    return pysbd.Segmenter(language=language, clean=False)
+
+
+def _answer_sentences(text: str) -> list[str]:
+    """The sentences of each line of an answer, split by pysbd, which knows abbreviations ("12 U.S. patents",
+    "e.g. the flow meter") that a split after every full stop cuts in two."""
+    parts: list[str] = []
+    for line in re.split(r"\n+", text.strip()):
+        parts.extend(p.strip() for p in _segmenter("en").segment(line) if p.strip())
+    return parts
 
 
 def fold_pointers(sentences: list[str]) -> list[str]:

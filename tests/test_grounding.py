@@ -104,6 +104,17 @@ def test_a_list_introduced_by_a_colon_is_one_answer() -> None:
     assert checks[0].supported
 
 
+def test_an_abbreviation_does_not_end_an_answer_sentence() -> None:
+    assert split_answer("StartupXYZ owns 12 U.S. patents [1]. ReAct wins (71 vs. 53) [2].") == [
+        "StartupXYZ owns 12 U.S. patents [1].",
+        "ReAct wins (71 vs. 53) [2].",
+    ]
+    assert split_answer("The boiler runs at 9.2 bar. [1] It heats in 4 min.") == [
+        "The boiler runs at 9.2 bar. [1]",
+        "It heats in 4 min.",
+    ]
+
+
 def test_a_subject_word_every_sentence_holds_counts_for_little() -> None:
     rarity = rarity_weights(MANUAL)
     assert rarity[stem("warranty")] < rarity[stem("serial")] < rarity[""], "rarer in the passages weighs more"
