@@ -351,6 +351,22 @@ def _adds_nothing(text: str, question: str) -> bool:
     return not (claim(text, question)[0] if question else content_words(text))
 
 
+_TAIL_MARKERS = re.compile(r"(?:\s*" + MARKER.pattern + r")+(?=\s*[.!?]?\s*$)")
+
+
+def _recite(sentence: str, numbers: list[int]) -> str:
+    """The sentence citing ``numbers`` instead of what it cited. A marker inside it ("According to [2], …",
+    "as stated in [2] on page 1") is rewritten where it stands, so the words around it still read; otherwise the
+    markers go at its end."""
+    markers = "".join(f"[{n}]" for n in numbers)
+    body = _TAIL_MARKERS.sub("", sentence.rstrip())
+    inner = MARKER.search(body)
+    if inner is None:
+        return body.rstrip() + " " + markers
+    rest = re.sub(r"\s*" + MARKER.pattern, "", body[inner.end() :])
+    return body[: inner.start()] + markers + rest
+
+
 def check_answer(
     text: str, passages: list[Passage], question: str = "", language: str = ""
 ) -> tuple[str, list[SentenceCheck]]:
@@ -373,12 +389,12 @@ def check_answer(
         if not check.supported and best >= 0 and scores[best] >= SUPPORT_THRESHOLD:
             check.added = [best + 1]
             check.support, check.supported = scores[best], True
-            sentence = strip_markers(sentence).rstrip() + f" [{best + 1}]"
+            sentence = _recite(sentence, [best + 1])
         elif not check.supported and not vacuous and not foreign:
             sources = _clause_sources(said, places, question, rarity)
             if sources:
                 check.added, check.support, check.supported = sources, SUPPORT_THRESHOLD, True
-                sentence = strip_markers(sentence).rstrip() + "".join(f" [{n}]" for n in sources)
+                sentence = _recite(sentence, sources)
         checks.append(check)
         out.append(sentence)
     return " ".join(out), checks
