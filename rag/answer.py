@@ -201,7 +201,7 @@ class QA:
         if len(checks) > 1 and checks[0].vacuous and checks[1].supported:
             # "Yes, there is a limit on X. The controller keeps it within 0.4 degrees [1].": the opener only
             # restates the question (and its yes or no is unchecked); the supported sentence after it answers.
-            rest = " ".join(fold_pointers(split_answer(raw))[1:])
+            rest = "\n".join(fold_pointers(split_answer(raw))[1:])  # one sentence a line: split as before
             text, checks = check_answer(rest, retrieval.passages, question, language)
         grounded = all(c.supported for c in checks)
         if not checks or not checks[0].supported:  # the opening sentence is the answer; the rest elaborates

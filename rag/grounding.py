@@ -119,6 +119,10 @@ def _answer_sentences(text: str) -> list[str]:
     "e.g. the flow meter") that a split after every full stop cuts in two."""
     parts: list[str] = []
     for line in re.split(r"\n+", text.strip()):
+        number = re.match(r"\s*(\(?\d{1,2}[.)])\s+", line)  # "1. MegaCorp: obtained": the item's number is layout
+        if number:
+            parts.append(number.group(1))
+            line = line[number.end() :]
         parts.extend(p.strip() for p in _segmenter("en").segment(line) if p.strip())
     return parts
 

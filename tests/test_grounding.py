@@ -109,6 +109,11 @@ def test_an_abbreviation_does_not_end_an_answer_sentence() -> None:
         "StartupXYZ owns 12 U.S. patents [1].",
         "ReAct wins (71 vs. 53) [2].",
     ]
+    assert split_answer("Status:\n1. MegaCorp Inc.: obtained [1].\n2. DataFlow Systems: obtained [1].") == [
+        "Status: 1.",
+        "MegaCorp Inc.: obtained [1].",
+        "2. DataFlow Systems: obtained [1].",
+    ]
     assert split_answer("The boiler runs at 9.2 bar. [1] It heats in 4 min.") == [
         "The boiler runs at 9.2 bar. [1]",
         "It heats in 4 min.",
