@@ -355,20 +355,17 @@ def _adds_nothing(text: str, question: str) -> bool:
     return not (claim(text, question)[0] if question else content_words(text))
 
 
-_TAIL_MARKERS = re.compile(r"(?:\s*" + MARKER.pattern + r")+(?=\s*[.!?]?\s*$)")
-
-
 def _recite(sentence: str, numbers: list[int]) -> str:
-    """The sentence citing ``numbers`` instead of what it cited. A marker inside it ("According to [2], …",
-    "as stated in [2] on page 1") is rewritten where it stands, so the words around it still read; otherwise the
-    markers go at its end."""
+    """The sentence citing ``numbers`` instead of what it cited. Its first marker is rewritten where it stands
+    ("According to [2], …", "This is supported by [2].", "… 9.2 bar [2]."), so the words around it still read,
+    and any other is dropped; a sentence without one gets the markers at its end."""
     markers = "".join(f"[{n}]" for n in numbers)
-    body = _TAIL_MARKERS.sub("", sentence.rstrip())
-    inner = MARKER.search(body)
-    if inner is None:
-        return body.rstrip() + " " + markers
-    rest = re.sub(r"\s*" + MARKER.pattern, "", body[inner.end() :])
-    return body[: inner.start()] + markers + rest
+    body = sentence.rstrip()
+    first = MARKER.search(body)
+    if first is None:
+        return body + " " + markers
+    rest = re.sub(r"\s*" + MARKER.pattern, "", body[first.end() :])
+    return body[: first.start()] + markers + rest
 
 
 def check_answer(

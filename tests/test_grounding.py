@@ -126,7 +126,7 @@ def test_a_wrong_marker_inside_a_sentence_is_corrected_where_it_stands() -> None
     assert checks[0].supported and checks[0].added == [1]
     assert text == "According to [1], the parts warranty lasts 36 months."
     text, _ = check_answer("The parts warranty lasts 36 months [2].", MANUAL, question)
-    assert text == "The parts warranty lasts 36 months. [1]"
+    assert text == "The parts warranty lasts 36 months [1]."
 
 
 def test_a_subject_word_every_sentence_holds_counts_for_little() -> None:
@@ -236,7 +236,7 @@ def test_a_sentence_joining_claims_from_two_passages_is_checked_clause_by_clause
     )
     text, checks = check_answer(said, deal, question)
     assert checks[0].supported and checks[0].added == [1, 2], checks
-    assert text.endswith("[1][2]")
+    assert text.endswith("2025 [1][2].")
     assert not check_answer(said.replace("January 28", "February 3"), deal, question)[1][0].supported
     invented = said.replace("[1].", "and the escrow holds $2,000,000 [1].").replace(", which", "; it")
     assert not check_answer(invented, deal, question)[1][0].supported
