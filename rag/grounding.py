@@ -109,21 +109,17 @@ def split_answer(text: str) -> list[str]:
     return sentences
 
 
-@lru_cache(maxsize=2)
-def _segmenter(language: str) -> pysbd.Segmenter:
-    return pysbd.Segmenter(language=language, clean=False)
-
-
 def _answer_sentences(text: str) -> list[str]:
     """The sentences of each line of an answer, split by pysbd, which knows abbreviations ("12 U.S. patents",
     "e.g. the flow meter") that a split after every full stop cuts in two."""
     parts: list[str] = []
+    segmenter = pysbd.Segmenter(language="en", clean=False)  # one per call: segment() keeps the text on the object
     for line in re.split(r"\n+", text.strip()):
         number = re.match(r"\s*(\(?\d{1,2}[.)])\s+", line)  # "1. MegaCorp: obtained": the item's number is layout
         if number:
             parts.append(number.group(1))
             line = line[number.end() :]
-        parts.extend(p.strip() for p in _segmenter("en").segment(line) if p.strip())
+        parts.extend(p.strip() for p in segmenter.segment(line) if p.strip())
     return parts
 
 
