@@ -54,9 +54,12 @@ _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’)])\s+|\n+")
 _CLAUSE = re.compile(r";\s+|,\s+(?:and|but|which|whereas|et|mais|qui|tandis que)\s+", re.IGNORECASE)
 """Where a sentence joins two claims ("X accounts for 28% of revenue, and consent was obtained on 10 February";
 "approval as documented in the letter, which was granted on January 28"): each may stand in another passage."""
-_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])(?=\s|$)")
+_ITEM_NUMBER = r"\(?\d{1,2}[.)]"
+"""A list item's number: "1.", "2)", "(3)"."""
+_LIST_MARK = re.compile(rf"^\s*(?:[-*•]|{_ITEM_NUMBER})(?=\s|$)")
 """A list item's bullet or number ("1.", "2)", "-") at the start of a sentence: layout, not a claim."""
-_ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
+_ENUMERATOR = re.compile(rf"^{_ITEM_NUMBER}$")
+_LEADING_NUMBER = re.compile(rf"\s*({_ITEM_NUMBER})\s+")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
 _PAGE_REFERENCE = re.compile(r"\b(?:on |à la |en )?(?:pages?|p\.)\s*\d+\b", re.IGNORECASE)
 _SPACED_CODE = re.compile(r"(\b\w*\d\w*) ?[-\u2010-\u2015\u2212] ?(?=\d)")
@@ -115,7 +118,7 @@ def _answer_sentences(text: str) -> list[str]:
     parts: list[str] = []
     segmenter = pysbd.Segmenter(language="en", clean=False)  # one per call: segment() keeps the text on the object
     for line in re.split(r"\n+", text.strip()):
-        number = re.match(r"\s*(\(?\d{1,2}[.)])\s+", line)  # "1. MegaCorp: obtained": the item's number is layout
+        number = _LEADING_NUMBER.match(line)  # "1. MegaCorp: obtained": the item's number is layout
         if number:
             parts.append(number.group(1))
             line = line[number.end() :]
@@ -360,7 +363,7 @@ def _recite(sentence: str, numbers: list[int]) -> str:
     first = MARKER.search(body)
     if first is None:
         return body + " " + markers
-    rest = re.sub(r"\s*" + MARKER.pattern, "", body[first.end() :])
+    rest = strip_markers(body[first.end() :])
     return body[: first.start()] + markers + rest
 
 
