@@ -13,6 +13,9 @@ picks quotes from them for each cosine weight of ``--weights``. Printed per set 
   unanswerable rows whose quote would be shown.
 
     python bench/evidence_quality.py --set atlas7 --set hr --weights 0.3,0.5,0.7 --curve
+
+Weights and rules of ``rag.evidence`` may be chosen on the :data:`TUNE` sets only; ``acquisition``,
+``paraphrases``, ``docs``, ``french-holdout`` and ``papers`` are reported.
 """
 
 from __future__ import annotations
@@ -45,7 +48,12 @@ SETS = {
     "french": (REPO / "eval" / "french.jsonl", FRENCH),
     "default": (REPO / "eval" / "default_docs.jsonl", sorted((REPO / "data" / "docs").glob("*.pdf"))),
     "unanswerable": (REPO / "eval" / "unanswerable.jsonl", [*ATLAS7, *HR, *ACQUISITION, *FRENCH]),
+    "docs": (LOCALGPT / "docs.jsonl", sorted((LOCALGPT / "docs").glob("*.md"))),
+    "french-holdout": (REPO / "eval" / "french_holdout.jsonl", FRENCH),
+    "papers": (REPO / "eval" / "papers_holdout.jsonl", sorted((SHARED / "papers").glob("*.pdf"))),
 }
+TUNE = ("atlas7", "hr", "french", "default", "unanswerable")
+"""Sets a weight or rule of ``rag.evidence`` may be chosen on; the others are reported only."""
 
 
 def settings_for(name: str, cache: Path) -> Settings:
@@ -80,6 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     weights = [float(w) for w in args.weights.split(",")]
     right: dict[float, list[float]] = {w: [] for w in weights}
+    per_set: dict[float, dict[str, float]] = {w: {} for w in weights}
     unanswerable: dict[float, list[float]] = {w: [] for w in weights}
     answerable_total = 0
     for name in args.set or sorted(SETS):
@@ -117,12 +126,17 @@ def main() -> None:
                     right[weight].append(quotes[0].score)
                 anywhere += any(holds(q.text, row) for q in quotes)
             if answerable:
+                per_set[weight][name] = first / len(answerable)
                 print(
                     f"  weight {weight}: quote@1 {first / len(answerable):.3f}, "
                     f"any quote {anywhere / len(answerable):.3f}"
                 )
     for weight in weights:
         print(f"\nweight {weight}: first-quote scores")
+        for label, names in (("tune", TUNE), ("held-out", [n for n in SETS if n not in TUNE])):
+            values = [per_set[weight][n] for n in names if n in per_set[weight]]
+            if values:
+                print(f"  quote@1, macro over the {label} sets run ({len(values)}): {statistics.mean(values):.3f}")
         for label, values in (("right quote", right[weight]), ("unanswerable", unanswerable[weight])):
             if len(values) >= 2:
                 q = statistics.quantiles(values, n=10)
