@@ -202,7 +202,8 @@ def widen(chunks: Mapping[int, Chunk], chunk_id: int, words: int, chosen: set[in
 
 DUPLICATE_SHARE = 0.8
 """A passage whose words are this much inside a better-ranked one (a slide repeated with one more bullet, the
-same paragraph in two files) is left out, so it does not take one of the k places."""
+same paragraph in two files) is left out, so it does not take one of the k places. Measured on every set (2026-12-04,
+``bench/RESULTS.md``): 0.6 loses a French row, 0.9 or no de-duplication a FinanceBench row; 0.7 reads as 0.8."""
 
 
 def distinct(ranked: list[tuple[int, float]], chunks: Mapping[int, Chunk], k: int) -> list[tuple[int, float]]:
