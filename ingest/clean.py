@@ -16,6 +16,16 @@ _SPACING_ACCENTS = {"\u00b4": "\u0301", "`": "\u0300", "\u02c6": "\u0302", "\u00
                     "\u02c7": "\u030c"}  # fmt: skip
 _ACCENT_BEFORE = re.compile(r"([\u00b4`\u02c6\u00a8\u02dc\u02c7])([^\W\d_])")
 _CEDILLA_AFTER = re.compile(r"([cC])\u00b8")
+_CORK_LIGATURES = {"\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl"}
+_CORK_LIGATURE = re.compile(r"(?<=[^\W\d_])[\x1b-\x1f]|[\x1b-\x1f](?=[^\W\d_])")
+
+
+def restore_ligatures(text: str) -> str:
+    """Ligatures a PDF font left as raw codes put back as letters: TeX's T1 (Cork) encoding, which French LaTeX
+    documents use for their accents, sets ff, fi, fl, ffi and ffl at codes 0x1B to 0x1F, and a font without a
+    Unicode map gives those codes as they are ("con\\x1cance" for "confiance"). Only a code next to a letter is
+    read as a ligature; elsewhere (a diagram's arrows) it stays a control character, later a space."""
+    return _CORK_LIGATURE.sub(lambda m: _CORK_LIGATURES[m.group()], text)
 
 
 def join_accents(text: str) -> str:

@@ -22,7 +22,7 @@ from charset_normalizer import from_bytes
 from pypdf.errors import FileNotDecryptedError, PyPdfError
 
 from ingest import ocr
-from ingest.clean import clean_text, join_accents
+from ingest.clean import clean_text, join_accents, restore_ligatures
 from ingest.records import Document, Page
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -86,7 +86,7 @@ def extract_document(
     suffix = path.suffix.lower()
     meta: dict[str, str] = {}
     if suffix in PDF_SUFFIXES:
-        texts = [join_accents(text) for text in _pdf_texts(path, options, on_ocr, meta)]
+        texts = [join_accents(restore_ligatures(text)) for text in _pdf_texts(path, options, on_ocr, meta)]
     elif suffix in TEXT_SUFFIXES:
         texts = [_decode_text(path.read_bytes())]
     elif suffix in RICH_SUFFIXES:

@@ -51,7 +51,7 @@ from rag.settings import Settings
 
 FORMAT_VERSION = 3
 LEGACY_FORMAT = 2
-CHUNKER_VERSION = 9
+CHUNKER_VERSION = 10
 """Raised whenever chunking changes what a chunk holds, so that existing indexes are rebuilt."""
 
 MERGE_FACTOR = 10

@@ -10,7 +10,8 @@ paragraph wraps onto fail those tests: they are mostly digits, end mid-sentence,
 by more short lines. Nor is a line of a formula a title: one holding an equals sign or ending on a
 mathematical symbol ("2 On a alors ab =", "U H AV ="), or, unnumbered, holding any ("Soit x ∈ R. On a",
 "RE → RA × RB"); a numbered statement keeps its heading ("4.4.10 Proposition (Formule de Pascal). Soient k,n ∈ N.
-Alors").
+Alors"). A numbered line at the foot of a page whose number the page calls earlier ("… vitesse 1" above "1 Les
+vitesses ne sont pas abordées ici") is a footnote, not a title.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _SENTENCE_END = ".!?:…"
 _BULLET = re.compile(r"^[•·▪◦‣\-–*]\s")
 _DOT_LEADER = re.compile(r"(?:\.\s?){3,}\s*\S+$")
 _TRAILING_NUMBER = re.compile(r"\s(\d{1,3})$")
+FOOT_LINES = 4
+"""How many lines at the bottom of a page may hold footnotes (a note may wrap onto a second line)."""
 LEAF_LEVEL = 9
 """Depth given to unnumbered headings that are not in capitals: below every numbered level."""
 
@@ -133,7 +136,22 @@ def page_lines(text: str) -> list[Line]:
         following = spans[i + 1][2] if i + 1 < len(spans) else None
         level = heading_level(line, previous, following)
         lines.append(Line(start, end, _MARKDOWN.sub(r"\2", line) if level else line, level))
-    return lines
+    return _without_footnotes(lines)
+
+
+def _without_footnotes(lines: list[Line]) -> list[Line]:
+    """``lines`` with the numbered lines at the foot of the page that are footnotes taken as body text: "1 Les
+    vitesses ne sont pas abordées ici" under a slide whose text calls note 1 ("… convergence, vitesse 1") reads
+    like a numbered title, and would otherwise name every section after it."""
+    out = list(lines)
+    for i in range(len(out) - 1, max(-1, len(out) - 1 - FOOT_LINES), -1):
+        number = _NUMBERED.match(out[i].text) if out[i].level else None
+        if not number or "." in number.group(1):
+            continue  # body text: the end of the page, or a note wrapped onto a second line
+        call = re.compile(rf"[^\W\d_][)\]]?\s?{number.group(1)}(?!\S)")
+        if any(call.search(line.text) for line in out[:i]):
+            out[i] = Line(out[i].start, out[i].end, out[i].text, 0)
+    return out
 
 
 class SectionPath:

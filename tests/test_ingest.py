@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import chunk_pages, split_sentences
-from ingest.clean import clean_text, join_accents
+from ingest.clean import clean_text, join_accents, restore_ligatures
 from ingest.extract import ExtractionError, extract_pages
 from ingest.furniture import strip_furniture
 from ingest.records import Page
@@ -166,6 +166,44 @@ def test_book_running_headers_that_change_with_the_chapter_are_furniture() -> No
     for before, after in zip(pages, cleaned, strict=True):
         assert after.text == before.text.split("\n", 1)[1], before.text
     assert furniture.offset == 0 and not furniture.keys
+
+
+def test_a_footnote_at_the_foot_of_a_page_names_no_section() -> None:
+    """A numbered note under a slide ("1 Les vitesses …", called by "vitesse 1") has a title's shape; taken as
+    one, it named every later slide's chunks until the next numbered title."""
+    slides = [
+        ("Big Picture", "On étudie les propriétés asymptotiques : convergence, vitesse 1",
+         "1 Les vitesses ne sont pas abordées ici"),
+        ("Biais", "Un estimateur est sans biais si, en moyenne sur tous les échantillons, il tombe sur le paramètre.",
+         ""),
+        ("Variance", "La variance d'un estimateur mesure sa dispersion autour de son espérance, note 2 en fin de page.",
+         "2 Notions non abordées ici"),
+    ]  # fmt: skip
+    pages = [
+        Page("cours.pdf", n, "\n".join(line for line in (title, f"• {body} et la suite du texte.", note) if line))
+        for n, (title, body, note) in enumerate(slides, 1)
+    ]
+    wrapped = "Ordres de grandeur\n• La mantisse compte 24 bits en simple précision 3 et 53 en double précision.\n"
+    wrapped += (
+        "3. Voir https://en.wikipedia.org/wiki/IEEE_floating_point pour la liste complète par rapport à la\nnorme IEEE."
+    )
+    pages.append(Page("cours.pdf", 4, wrapped))
+    sections = [c.section for c in chunk_pages(pages, chunk_words=20, overlap=0)]
+    assert sections and not any("abordées" in s or "Voir" in s for s in sections), sections
+    assert "Variance" in sections and sections[-1] == "Ordres de grandeur"
+
+
+def test_ligatures_a_tex_font_gives_as_codes_are_letters_again() -> None:
+    assert (
+        restore_ligatures("con\x1cance, di\x1bérentes, e\x1ecace, \x1cgurer")
+        == "confiance, différentes, efficace, figurer"
+    )
+    assert restore_ligatures("h ◦ g\n\x1d\x1d\n(h ◦ g)") == "h ◦ g\n\x1d\x1d\n(h ◦ g)", (
+        "an arrow in a diagram is no ligature"
+    )
+    slides = requires_shared("french", "fr_slides_statistique_inferentielle.pdf")
+    text = extract_pages(slides)[65].text
+    assert "Faut-il avoir confiance en cette estimation" in text
 
 
 def test_accents_a_pdf_sets_before_their_letters_are_joined(tmp_path: Path) -> None:
