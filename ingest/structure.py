@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _MARKDOWN = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -150,7 +150,7 @@ def _without_footnotes(lines: list[Line]) -> list[Line]:
             continue  # body text: the end of the page, or a note wrapped onto a second line
         call = re.compile(rf"[^\W\d_][)\]]?\s?{number.group(1)}(?!\S)")
         if any(call.search(line.text) for line in out[:i]):
-            out[i] = Line(out[i].start, out[i].end, out[i].text, 0)
+            out[i] = replace(out[i], level=0)
     return out
 
 
