@@ -256,10 +256,10 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
     if first.vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
     added = claim(first.text, question)[0]
-    held = {stem(w) for w in content_words(quote.text)}
+    held = {stem(w) for w in content_words(quote.scored_text)}  # the sentence shown after it is not judged
     if any(is_number(w) and w not in held for w in added):
         return False  # the quote lacks the figure the model claimed: it does not carry the claim
-    return agreement(first.text, question, quote.text) >= AGREEMENT
+    return agreement(first.text, question, quote.scored_text) >= AGREEMENT
 
 
 def agreement(sentence: str, question: str, quote: str) -> float:

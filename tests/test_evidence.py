@@ -85,6 +85,25 @@ def test_sentence_spans_join_headings_and_cut_table_rows() -> None:
     assert sentence_spans(short, "fr") == [(0, len(short))], "a three-word sentence joins the next one"
 
 
+def test_a_quote_is_shown_with_the_sentence_after_it_which_the_checks_do_not_judge(embedder) -> None:
+    text = (
+        "3. ERROR CODES E11: Brew boiler thermistor open circuit. Replace sensor part TS-71. "
+        "E23: Steam boiler overpressure. Check the OPV calibration at 12 bar."
+    )
+    passages = [Passage(0, "/d/manual.pdf", 3, 0, len(text), text, 0.6)]
+    question = "What does the E11 fault code on the brew boiler mean?"
+    best = find_evidence(question, passages, embedder)[0]
+    assert "TS-71" in best.text and "TS-71" not in best.scored_text, best
+    assert best.text.startswith(best.scored_text) and text[best.start : best.end] == best.text
+    assert "12 bar" not in best.text, "one sentence after it, not the rest of the passage"
+    said = "E11 is cleared by fitting sensor part TS-71 [1]."
+    checks = check_answer("E11 means the brew boiler is fine; fit sensor part TS-71 [1].", passages, question)[1]
+    assert agreement(said, question, best.text) > agreement(said, question, best.scored_text)
+    assert not quote_stands_in(best, question, passages, checks), "a stand-in is judged on the sentence that scored"
+    first = find_evidence("What does E23 mean?", passages, embedder)[0]
+    assert first.text.endswith("12 bar.") and "TS-71" not in first.text, first
+
+
 def test_a_code_the_passages_do_not_hold_means_no_quote_answers() -> None:
     passages = [Passage(0, "/d/m.pdf", 3, 0, 10, "E57: Flow meter reports zero pulses. Clean the filter.", 0.6)]
     assert not numbers_found("What does error E35 mean?", passages)
