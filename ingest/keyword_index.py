@@ -16,6 +16,7 @@ import bm25s
 import numpy as np
 import scipy.sparse as sp
 import Stemmer
+from anyascii import anyascii
 
 from ingest.term_table import TermTable, Vocabulary
 from rag.language import detect_language
@@ -37,10 +38,23 @@ _STOPWORDS = frozenset(
 )
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _fold(text: str) -> str:
-    """Lower-case and strip accents so 'modèle' and 'modele' match."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Case-folded, accents stripped and other letters spelt in ASCII, so that both spellings of a word meet:
+    "modèle" and "modele", "Gauß" and "Gauss", "nœud" and "noeud". Symbols (∀, →) are left to the tokenizer,
+    which drops them."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if stripped.isascii():
+        return stripped
+    return _NON_ASCII.sub(_ascii_letter, stripped)
+
+
+def _ascii_letter(match: re.Match[str]) -> str:
+    char = match.group()
+    return anyascii(char).lower() if unicodedata.category(char).startswith("L") else char
 
 
 def tokenize(text: str) -> list[str]:

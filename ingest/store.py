@@ -51,8 +51,9 @@ from rag.settings import Settings
 
 FORMAT_VERSION = 3
 LEGACY_FORMAT = 2
-CHUNKER_VERSION = 10
-"""Raised whenever chunking changes what a chunk holds, so that existing indexes are rebuilt."""
+CHUNKER_VERSION = 11
+"""Raised whenever chunking changes what a chunk holds, or its keyword terms change, so that existing indexes are
+rebuilt."""
 
 MERGE_FACTOR = 10
 """Segments of one size tier that are merged into one."""

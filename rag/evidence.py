@@ -85,7 +85,7 @@ class Quote:
     sentences: how much of what is asked the quote is about."""
     matched: str = ""
     """The sentence(s) that scored, without the sentence shown after them (``text`` when empty): what the answer's
-    checks compare a claim with."""
+    checks compare a claim with, and what a quoted answer says."""
 
     @property
     def scored_text(self) -> str:
@@ -339,8 +339,10 @@ def numbers_found(question: str, passages: list[Passage]) -> bool:
 
 def quote_answer(quote: Quote, language: str) -> str:
     """A quote given as the answer, marked as a quotation with its file, page and citation marker:
-    ``According to manual.pdf, p. 3: "…" [1]`` or ``D'après cours.pdf, p. 3 : « … » [1]``."""
-    text = " ".join(quote.text.split())
+    ``According to manual.pdf, p. 3: "…" [1]`` or ``D'après cours.pdf, p. 3 : « … » [1]``. Only the sentence(s)
+    that scored: an answer says what was judged to answer, not the sentence shown after it (which can be the next
+    entry of a list, another person's phone number)."""
+    text = " ".join(quote.scored_text.split())
     paged = unit(quote.source) == "page"
     place = f"p. {quote.page}" if paged else location_label(quote.source, quote.page, 0, quote.section)
     if language == "fr":

@@ -100,6 +100,7 @@ def test_a_quote_is_shown_with_the_sentence_after_it_which_the_checks_do_not_jud
     checks = check_answer("E11 means the brew boiler is fine; fit sensor part TS-71 [1].", passages, question)[1]
     assert agreement(said, question, best.text) > agreement(said, question, best.scored_text)
     assert not quote_stands_in(best, question, passages, checks), "a stand-in is judged on the sentence that scored"
+    assert "TS-71" not in quote_answer(best, "en"), "a quoted answer says what scored"
     first = find_evidence("What does E23 mean?", passages, embedder)[0]
     assert first.text.endswith("12 bar.") and "TS-71" not in first.text, first
 
