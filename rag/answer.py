@@ -27,7 +27,7 @@ from rag.grounding import (
 )
 from rag.language import detect_language
 from rag.llm import ChatModel, Generation, get_llm
-from rag.prompt import REFUSALS, build_messages, is_refusal
+from rag.prompt import REFUSALS, build_messages, build_retry, is_refusal
 from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings, get_settings
 
@@ -173,7 +173,44 @@ class QA:
         stats = Generation()
         messages = build_messages(question, retrieval.passages, language)
         yield from self.llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature, stats)
-        holder.result = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
+        answer = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
+        if self.settings.retry_unsupported and wants_retry(answer):
+            yield RETRY_BREAK
+            answer = yield from self._retry(answer, retrieval, evidence.quotes, messages, timings, started)
+        holder.result = answer
+
+    def second_try(self, first: Answer, retrieval: Retrieval, evidence: Evidence) -> Answer:
+        """The answer after one more generation for ``first``, an answer whose draft the check could not support
+        (:func:`wants_retry`); ``first`` itself when the second draft cannot stand either."""
+        messages = build_messages(first.question, retrieval.passages, first.language)
+        pieces = self._retry(first, retrieval, evidence.quotes, messages, dict(first.timings), time.perf_counter())
+        while True:
+            try:
+                next(pieces)
+            except StopIteration as done:
+                return done.value
+
+    def _retry(
+        self,
+        first: Answer,
+        retrieval: Retrieval,
+        evidence: list[Quote],
+        messages: list[dict],
+        timings: dict,
+        started: float,
+    ) -> Iterator[str]:
+        """Stream a second draft, asked for in the passages' words (:func:`rag.prompt.build_retry`); return the
+        answer it makes if it stands on its own (supported, not a quotation or refusal), else ``first``."""
+        stats = Generation()
+        again = build_retry(messages, first.draft, first.language)
+        yield from self.llm.stream_chat(again, self.settings.max_tokens, self.settings.temperature, stats)
+        second = self._finish(first.question, first.language, retrieval, evidence, stats, dict(timings), started)
+        if second.refused or second.quoted:
+            first.timings.update(retried=1, total_s=second.timings["total_s"])
+            return first
+        second.timings.update(retried=1, first_token_s=timings.get("first_token_s", 0.0))
+        second.draft = f"{first.draft}\n{RETRY_BREAK.strip()}\n{second.draft}"
+        return second
 
     def _finish(
         self,
@@ -236,6 +273,17 @@ class QA:
         refusal = REFUSALS[language]
         grounded = not checks  # a refusal the model made itself is honest; an unsupported answer is not
         return Answer(question, refusal, language, True, grounded, [], passages, checks, timings, evidence, draft=draft)
+
+
+RETRY_BREAK = "\n\n…\n\n"
+"""Streamed between a first draft that failed the check and the second try (the finished answer replaces both)."""
+
+
+def wants_retry(answer: Answer) -> bool:
+    """Whether the model's draft claimed something the check could not support (not a refusal of its own, nor an
+    empty draft), so that asking once more, in the passages' words, may give an answer that stands."""
+    draft = answer.draft.strip()
+    return bool(draft) and not is_refusal(draft) and (answer.refused or answer.quoted)
 
 
 def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks: list[SentenceCheck]) -> bool:

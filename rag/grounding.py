@@ -77,6 +77,12 @@ _POINTER_PHRASE = re.compile(
     r"indiqu\w*|mentionn\w*|précis\w*|décrit\w*)\s+(?:in|dans|par|en)\s+(?:passage\s+|le passage\s+)?" + _MARKERS,
     re.IGNORECASE,
 )
+_TRAILING_SOURCE = re.compile(
+    r",?\s+(?:according to|as per|selon|d'après)\s+(?:the\s+|le\s+)?(?:passages?\s+)?" + _MARKERS + r"(?=\s*[.!]?\s*$)",
+    re.IGNORECASE,
+)
+"""A sentence ending on the passage it comes from ("… should be performed weekly according to [2]."): a pointer, the
+sentence's claim stands before it."""
 
 
 @dataclass
@@ -135,7 +141,8 @@ def fold_pointers(sentences: list[str]) -> list[str]:
             tail = "".join(f"[{n}]" for n in cited_numbers(pointer.group(1)) if n not in cited_numbers(out[-1]))
             out[-1] = _append_markers(out[-1], tail)
             continue
-        out.append(_POINTER_PHRASE.sub(lambda m: " " + m.group(1).strip(), sentence))
+        sentence = _POINTER_PHRASE.sub(lambda m: " " + m.group(1).strip(), sentence)
+        out.append(_TRAILING_SOURCE.sub(lambda m: " " + m.group(1).strip(), sentence))
     return out
 
 

@@ -42,6 +42,21 @@ def build_messages(question: str, passages: list[Passage], language: str) -> lis
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
+RETRY_REQUESTS = {
+    "en": "That answer is not what the passages say. Answer the question again in one sentence that uses the words "
+    "of the passage holding the answer, and cite that passage like [1].",
+    "fr": "Cette réponse n'est pas ce que disent les passages. Réponds de nouveau à la question en une phrase qui "
+    "reprend les mots du passage contenant la réponse, et cite ce passage comme [1].",
+}
+"""Asked after an answer the citation check could not support (``rag.answer``: one second try)."""
+
+
+def build_retry(messages: list[dict], draft: str, language: str) -> list[dict]:
+    """The conversation continued after an unsupported ``draft``: the model is asked once more, in the passages'
+    own words. The messages before are unchanged, so the model's KV cache of them is reused."""
+    return [*messages, {"role": "assistant", "content": draft}, {"role": "user", "content": RETRY_REQUESTS[language]}]
+
+
 _REFUSAL_PATTERNS = re.compile(
     r"(do(es)? not (say|contain|mention|provide|include|specify|state)|no (information|mention)|"
     r"not (mentioned|specified|provided|stated) in|cannot (be )?(answer|found|determine)|"

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ingest import store
 from ingest.indexer import index_files, index_folder
-from rag.answer import QA
+from rag.answer import QA, Answer, wants_retry
 from rag.cli import main
 from rag.grounding import check_answer
 from rag.language import detect_language
 from rag.llm import QWEN_SIZE, resolve_model_path
+from rag.prompt import build_messages, build_retry
 from rag.retrieve import Passage
 from rag.settings import Settings, get_settings
 from tests.conftest import make_pdf, requires_shared
@@ -106,6 +108,30 @@ def test_french_quote_answers_in_french(tmp_path: Path, settings: Settings, embe
     assert "4,2 mètres" in answer.answer and answer.citations[0].page == 2
 
 
+def test_an_unsupported_draft_gets_one_second_try_in_the_passages_words(indexed: Settings, monkeypatch) -> None:
+    """With RAG_RETRY_UNSUPPORTED, a draft the check rejects is followed by a second generation (the real model,
+    asked in the same conversation), and the answer is either that second draft, supported, or the first outcome."""
+    monkeypatch.setenv("RAG_RETRY_UNSUPPORTED", "1")
+    monkeypatch.setenv("RAG_MAX_TOKENS", "48")
+    get_settings.cache_clear()
+    qa = QA(get_settings())
+    question = "How large is the primary mirror of the Kestrel-9 telescope?"
+    retrieval = qa.retrieve(question)
+    evidence = qa.evidence(question, retrieval)
+    first = Answer(question, "The documents do not say.", "en", True, False, [], retrieval.passages, draft=(
+        "The Kestrel-9 primary mirror is 9.9 metres wide [1]."))  # fmt: skip
+    assert wants_retry(first) and not wants_retry(replace(first, draft="The documents do not say."))
+    asked = build_retry(build_messages(question, retrieval.passages, "en"), first.draft, "en")
+    assert [m["role"] for m in asked] == ["system", "user", "assistant", "user"] and asked[2]["content"] == first.draft
+    second = qa.second_try(first, retrieval, evidence)
+    assert second.timings.get("retried") == 1
+    if second is first:
+        assert second.refused and second.answer == "The documents do not say."
+    else:
+        assert not second.refused and second.sentences[0].supported and "9.9" not in second.answer, second.answer
+        assert second.draft.startswith(first.draft) and second.citations
+
+
 def test_question_the_documents_do_not_answer_is_refused(indexed: Settings, capsys) -> None:
     english = _cli_json(capsys, "ask", "Which football club won the 1998 world cup final?", "--json")
     french = _cli_json(capsys, "ask", "Quelle équipe de football a gagné la finale de 1998 ?", "--json")
@@ -151,6 +177,10 @@ def test_grounding_checks_one_place_of_a_passage_and_folds_pointer_sentences() -
     assert text == "Replace thermal switch TS-71 [1]." and len(checks) == 1 and checks[0].supported
     text, _ = check_answer("Clean the filter, as stated in [2].", manual)
     assert text == "Clean the filter [2]."
+    text, checks = check_answer("Clean the filter according to [2].", manual, "What should I clean when E57 shows?")
+    assert text == "Clean the filter [2]." and checks[0].supported, "a trailing source is a pointer, not a claim"
+    text, _ = check_answer("According to [2], clean the filter.", manual)
+    assert text.startswith("According to [2], clean"), "a source named first stays where it reads"
 
 
 def test_language_detection() -> None:
