@@ -23,7 +23,7 @@ import _common as C  # noqa: F401  (sys.path and offline environment)
 from evidence_quality import SETS, settings_for
 
 from rag.answer import QA, wants_retry
-from rag.evaluate import answer_matches, read_gold
+from rag.evaluate import answer_matches, cites_expected_source, read_gold
 from rag.language import detect_language
 from rag.llm import Generation
 
@@ -66,19 +66,20 @@ def replay(name: str, report: Path, cache: Path, show: bool, retry: bool) -> dic
             unanswerable_saved += row["refused"]
             unanswerable_now += refused
         else:
-            expected = set(gold[row["id"]].get("expected_sources") or [])
             saved["fact"].append(row["answer_match"])
             saved["refused"].append(row["refused"])
             saved["file"].append(row["cites_source"])
             now["fact"].append(not refused and answer_matches(text, gold[row["id"]]))
             now["refused"].append(refused)
-            now["file"].append((bool(cited & expected) if expected else bool(cited)) if draft else row["cites_source"])
+            now["file"].append(cites_expected_source(cited, gold[row["id"]]) if draft else row["cites_source"])
         if show and text != row["answer"]:
             print(f"  {row['id']}: {row['answer'][:160]!r}\n    -> {text[:160]!r}")
     figures = {key: (_share(saved[key]), _share(now[key])) for key in saved}
     if unanswerable_total:
-        total = unanswerable_total
-        figures["unanswerable refused"] = (unanswerable_saved / total, unanswerable_now / total)
+        figures["unanswerable refused"] = (
+            unanswerable_saved / unanswerable_total,
+            unanswerable_now / unanswerable_total,
+        )
     if retry:
         figures["second tries"] = (0.0, retried / max(1, len(rows)))
     return figures

@@ -164,7 +164,6 @@ def evaluate(
             )
         else:
             done = _answer(qa, query, shown)
-            expected = set(row.get("expected_sources") or [])
             result.update(
                 answer=done.answer,
                 refused=done.refused,
@@ -172,7 +171,7 @@ def evaluate(
                 grounded=done.grounded,
                 answer_ok=answer_contains(done.answer, row),
                 answer_match=not done.refused and answer_matches(done.answer, row),
-                cites_source=any(c.name in expected for c in done.citations) if expected else bool(done.citations),
+                cites_source=cites_expected_source({c.name for c in done.citations}, row),
                 quote=done.evidence[0].text if done.evidence else "",
                 quote_score=done.evidence[0].score if done.evidence else 0.0,
                 quote_ok=quote_holds(done.evidence, row),
@@ -184,6 +183,13 @@ def evaluate(
             )
         report.rows.append(result)
     return report
+
+
+def cites_expected_source(cited: set[str], row: dict) -> bool:
+    """Whether an answer citing the files ``cited`` cites one of the row's ``expected_sources`` (any file when the
+    row names none)."""
+    expected = set(row.get("expected_sources") or [])
+    return bool(cited & expected) if expected else bool(cited)
 
 
 def _answer(qa: QA, question: str, retrieval: Retrieval | None = None) -> Answer:

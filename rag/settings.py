@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     retry_unsupported: bool = Field(
         False,
         description="When the citation check cannot support the model's answer, ask it once more to answer in the "
-        "passages' words (a second, shorter generation) before quoting the evidence or refusing.",
+        "passages' words (a second generation) before quoting the evidence or refusing.",
     )
     # Chosen with page-bound chunks (hybrid, recall@4: 120 words beat 150 on French, 0.85 vs 0.81, and on the
     # acquisition set, 0.92 vs 0.88). Measured again with structure, widened passages and score fusion (2026-12-04,
