@@ -4,7 +4,7 @@ to the answers without generating them again.
 Reads the JSON reports of ``rag eval GOLD --answers --json`` (each row keeps the model's draft, ``model_answer``),
 searches each row's question again over the set's index (as ``bench/evidence_quality.py`` builds it, same
 ``--cache``; retrieval is deterministic, so the passages are those the draft was written from), and passes the
-draft through ``QA._finish`` as the current code stands. Printed per set: the lenient fact metric, false refusals
+draft through ``QA.check_draft`` as the current code stands. Printed per set: the lenient fact metric, false refusals
 and the right file cited, as saved and as replayed, and every row whose answer changed.
 
     python bench/answer_replay.py atlas7=/tmp/runs/ans_atlas7.json hr=/tmp/runs/ans_hr.json
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import _common as C  # noqa: F401  (sys.path and offline environment)
@@ -24,8 +23,6 @@ from evidence_quality import SETS, settings_for
 
 from rag.answer import QA, wants_retry
 from rag.evaluate import answer_matches, cites_expected_source, read_gold
-from rag.language import detect_language
-from rag.llm import Generation
 
 
 class _NoModel:
@@ -35,7 +32,9 @@ class _NoModel:
         raise RuntimeError("a replay does not generate")
 
 
-def replay(name: str, report: Path, cache: Path, show: bool, retry: bool) -> dict[str, tuple[float, float]]:
+def replay(
+    name: str, report: Path, cache: Path, show: bool, retry: bool, explain: set[str] | None = None
+) -> dict[str, tuple[float, float]]:
     """Saved and replayed figures of one set's report: lenient fact, false refusals, right file; with ``retry``,
     a draft the check rejects gets its second try (``QA.second_try``, generated with the configured model)."""
     settings = settings_for(name, cache)
@@ -50,12 +49,11 @@ def replay(name: str, report: Path, cache: Path, show: bool, retry: bool) -> dic
         retrieval = qa.retrieve(question)
         draft = row.get("model_answer", "")
         if draft:
-            stats = Generation(text_parts=[draft])
-            evidence = qa.evidence(question, retrieval)
-            language = detect_language(question)
-            answer = qa._finish(question, language, retrieval, evidence.quotes, stats, {}, time.perf_counter())
+            answer = qa.check_draft(question, retrieval, draft)
+            if explain is not None and row["id"] in explain:
+                _explain(row, answer)
             if retry and wants_retry(answer):
-                answer = qa.second_try(answer, retrieval, evidence)
+                answer = qa.second_try(answer, retrieval, qa.evidence(question, retrieval))
                 retried += 1
             text, refused = answer.answer, answer.refused
             cited = {c.name for c in answer.citations}
@@ -85,6 +83,17 @@ def replay(name: str, report: Path, cache: Path, show: bool, retry: bool) -> dic
     return figures
 
 
+def _explain(row: dict, answer: object) -> None:
+    """Print how the check read each sentence of a row's draft."""
+    print(f"  [{row['id']}] {row['query']}\n    draft: {row.get('model_answer', '')[:400]!r}")
+    for check in answer.sentences:
+        print(
+            f"    support {check.support:.2f} supported={check.supported} vacuous={check.vacuous} "
+            f"foreign={check.wrong_language} cited={check.cited} added={check.added}: {check.text[:200]!r}"
+        )
+    print(f"    -> refused={answer.refused} quoted={answer.quoted}: {answer.answer[:300]!r}")
+
+
 def _share(values: list[bool]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -94,12 +103,14 @@ def main() -> None:
     parser.add_argument("reports", nargs="+", help="SET=REPORT.json, SET one of " + ", ".join(sorted(SETS)))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/rag-evidence-bench"))
     parser.add_argument("--retry", action="store_true", help="give rejected drafts their second try (loads the model)")
+    parser.add_argument("--explain", default="", help="comma-separated row ids: print how each sentence was checked")
     parser.add_argument("--quiet", action="store_true", help="figures only, not the rows that changed")
     args = parser.parse_args()
     for item in args.reports:
         name, _, path = item.partition("=")
         print(f"{name}:")
-        figures = replay(name, Path(path), args.cache, not args.quiet, args.retry)
+        explain = set(filter(None, args.explain.split(",")))
+        figures = replay(name, Path(path), args.cache, not args.quiet, args.retry, explain)
         print("  " + ", ".join(f"{key} {a:.3f} -> {b:.3f}" for key, (a, b) in figures.items()), flush=True)
 
 

@@ -10,7 +10,7 @@ otherwise the answer is "the documents do not say".
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
@@ -112,6 +112,10 @@ class QA:
             self._llm = get_llm(self.settings)
         return self._llm
 
+    @property
+    def _best_last(self) -> bool:
+        return self.settings.passage_order == "best_last"
+
     def retrieve(
         self, question: str, k: int | None = None, sources: Collection[str] | None = None, context: str = ""
     ) -> Retrieval:
@@ -135,11 +139,13 @@ class QA:
         retrieval: Retrieval | None = None,
         evidence: Evidence | None = None,
         sources: Collection[str] | None = None,
+        earlier: Sequence[str] = (),
     ) -> AnswerStream:
         """Answer ``question`` as a stream; retrieval (within ``sources`` when given) and evidence run first
-        unless given."""
+        unless given. ``earlier``: the conversation's previous questions (:func:`rag.followup.earlier_questions`),
+        shown to the model before the question."""
         holder = AnswerStream(iter(()))
-        holder._pieces = self._generate(question, retrieval, evidence, holder, sources)
+        holder._pieces = self._generate(question, retrieval, evidence, holder, sources, earlier)
         return holder
 
     def ask(self, question: str, sources: Collection[str] | None = None) -> Answer:
@@ -157,6 +163,7 @@ class QA:
         evidence: Evidence | None,
         holder: AnswerStream,
         sources: Collection[str] | None = None,
+        earlier: Sequence[str] = (),
     ) -> Iterator[str]:
         started = time.perf_counter()
         retrieval = retrieval or self.retrieve(question, sources=sources)
@@ -171,7 +178,7 @@ class QA:
         evidence = self.evidence(question, retrieval) if evidence is None else evidence
         timings["evidence_s"] = round(evidence.seconds, 4)
         stats = Generation()
-        messages = build_messages(question, retrieval.passages, language)
+        messages = build_messages(question, retrieval.passages, language, self._best_last, earlier)
         yield from self.llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature, stats)
         answer = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
         if self.settings.retry_unsupported and wants_retry(answer):
@@ -179,10 +186,20 @@ class QA:
             answer = yield from self._retry(answer, retrieval, evidence.quotes, messages, timings, started)
         holder.result = answer
 
+    def check_draft(self, question: str, retrieval: Retrieval, draft: str) -> Answer:
+        """The answer ``draft`` (a model's text for ``question`` over ``retrieval``) makes once checked: as
+        generated, repaired, replaced by a quote, or refused. What ``ask`` does after generation."""
+        language = detect_language(question)
+        if not self._answerable(retrieval):
+            return Answer(question, REFUSALS[language], language, True, True, [], retrieval.passages)
+        evidence = self.evidence(question, retrieval)
+        stats = Generation(text_parts=[draft])
+        return self._finish(question, language, retrieval, evidence.quotes, stats, {}, time.perf_counter())
+
     def second_try(self, first: Answer, retrieval: Retrieval, evidence: Evidence) -> Answer:
         """The answer after one more generation for ``first``, an answer whose draft the check could not support
         (:func:`wants_retry`); ``first`` itself when the second draft cannot stand either."""
-        messages = build_messages(first.question, retrieval.passages, first.language)
+        messages = build_messages(first.question, retrieval.passages, first.language, self._best_last)
         pieces = self._retry(first, retrieval, evidence.quotes, messages, dict(first.timings), time.perf_counter())
         while True:
             try:

@@ -17,23 +17,49 @@ MAX_NEW_TOKENS = 48
 
 SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the conversation: "
-    "replace pronouns and vague words with what they refer to. Keep the question's language. "
-    "Do not answer it. Reply with the rewritten question only."
+    "replace every pronoun and every vague word with the exact names the conversation gives. "
+    "Keep the question's language. Do not answer it. Reply with the rewritten question only."
 )
 
 EXAMPLES = {
     "en": (
-        "Conversation:\nUser: Who wrote Les Misérables?\nAssistant: Victor Hugo wrote it in 1862.\n\n"
-        "Last question: When was he born?",
-        "When was Victor Hugo born?",
+        (
+            "User: Who wrote Les Misérables?\nAssistant: Victor Hugo wrote it in 1862.",
+            "When was he born?",
+            "When was Victor Hugo born?",
+        ),
+        (
+            "User: What is the warranty on the Z3 drill?\nAssistant: The Z3 drill has a 2-year warranty.",
+            "Does that cover the battery?",
+            "Does the warranty on the Z3 drill cover the battery?",
+        ),
+        (
+            "User: Which version of the safety standard applies?\nAssistant: Version 5 of standard ISO-9 applies.",
+            "When was that version published?",
+            "When was version 5 of standard ISO-9 published?",
+        ),
     ),
     "fr": (
-        "Conversation:\nUser: Quel est le budget du projet Atlas ?\nAssistant: Le budget est de 2 millions d'euros.\n\n"
-        "Last question: Et sa durée ?",
-        "Quelle est la durée du projet Atlas ?",
+        (
+            "User: Quel est le budget du projet Atlas ?\nAssistant: Le budget est de 2 millions d'euros.",
+            "Et sa durée ?",
+            "Quelle est la durée du projet Atlas ?",
+        ),
+        (
+            "User: Quelle garantie couvre la perceuse Z3 ?\nAssistant: La perceuse Z3 est garantie 2 ans.",
+            "Est-ce que cela couvre la batterie ?",
+            "Est-ce que la garantie de la perceuse Z3 couvre la batterie ?",
+        ),
+        (
+            "User: Quelle version de la norme de sécurité s'applique ?\nAssistant: La version 5 de la norme ISO-9.",
+            "Quand cette version a-t-elle été publiée ?",
+            "Quand la version 5 de la norme ISO-9 a-t-elle été publiée ?",
+        ),
     ),
 }
-"""One worked example per language: small models follow an example far better than an instruction."""
+"""Worked examples per language (a person, a thing, "that version"): small models follow examples far better than
+an instruction. With the first alone, Qwen2.5-Coder-1.5B gave back 8 of the 9 shared follow-ups unchanged
+(``bench/followup_search.py``)."""
 
 _PREFIX = re.compile(r"^(standalone question|rewritten question|question|question autonome)\s*:\s*", re.IGNORECASE)
 
@@ -49,14 +75,16 @@ def build_rewrite_messages(question: str, history: list[tuple[str, str]]) -> lis
     for asked, answered in history[-MAX_TURNS:]:
         lines.append(f"User: {_trim(asked, MAX_ANSWER_CHARS)}")
         lines.append(f"Assistant: {_trim(answered, MAX_ANSWER_CHARS)}")
-    user = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}"
-    example, rewritten = EXAMPLES[detect_language(question)]
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": example},
-        {"role": "assistant", "content": rewritten},
-        {"role": "user", "content": user},
-    ]
+    messages = [{"role": "system", "content": SYSTEM}]
+    for conversation, asked, rewritten in EXAMPLES[detect_language(question)]:
+        messages.append({"role": "user", "content": _request(conversation, asked)})
+        messages.append({"role": "assistant", "content": rewritten})
+    messages.append({"role": "user", "content": _request("\n".join(lines), question)})
+    return messages
+
+
+def _request(conversation: str, question: str) -> str:
+    return f"Conversation:\n{conversation}\n\nLast question: {question}"
 
 
 def clean_rewrite(text: str) -> str:
@@ -84,6 +112,12 @@ def rewrite_question(question: str, history: list[tuple[str, str]], llm: ChatMod
     if not rewritten or len(rewritten) > 3 * len(question) + 120 or is_refusal(rewritten):
         return question
     return rewritten
+
+
+def earlier_questions(history: list[tuple[str, str]]) -> list[str]:
+    """The conversation's previous questions (as searched), oldest first, at most :data:`MAX_TURNS`: shown to the
+    answering model, which resolves "it" or "that" when the rewrite left them."""
+    return [asked for asked, _ in history[-MAX_TURNS:]]
 
 
 def search_context(history: list[tuple[str, str]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ingest.locations import location_label
 from rag.retrieve import Passage
@@ -21,10 +22,12 @@ SYSTEM_PROMPT = (
 )
 
 
-def format_passages(passages: list[Passage], max_chars: int = 1600) -> str:
-    """Numbered passages with their file, page and section, each trimmed to ``max_chars``."""
+def format_passages(passages: list[Passage], max_chars: int = 1600, best_last: bool = False) -> str:
+    """Numbered passages with their file, page and section, each trimmed to ``max_chars``; with ``best_last``,
+    listed from the last to the first (each keeps its number), so the best passage stands next to the question."""
     blocks = []
-    for number, passage in enumerate(passages, 1):
+    numbered = list(enumerate(passages, 1))
+    for number, passage in reversed(numbered) if best_last else numbered:
         text = passage.text if len(passage.text) <= max_chars else passage.text[:max_chars] + " …"
         section = f", {passage.section}" if passage.section else ""
         where = location_label(passage.source, passage.page, passage.page_end)  # "page 3", "slide 2", "part 4"
@@ -32,13 +35,18 @@ def format_passages(passages: list[Passage], max_chars: int = 1600) -> str:
     return "\n\n".join(blocks)
 
 
-def build_messages(question: str, passages: list[Passage], language: str) -> list[dict]:
-    """Chat messages for one grounded answer in ``language`` ("en" or "fr")."""
+def build_messages(
+    question: str, passages: list[Passage], language: str, best_last: bool = False, earlier: Sequence[str] = ()
+) -> list[dict]:
+    """Chat messages for one grounded answer in ``language`` ("en" or "fr"); ``best_last``: see
+    :func:`format_passages`."""
     # No "if the passages do not say, reply ..." here: with it, Qwen2.5-Coder-1.5B refused 35 of 72 answerable
     # localgpt questions (without it, 16, most of them wrong answers the citation check caught); the check in
     # rag/grounding.py decides refusals instead.
     answer_in = f"Answer in {LANGUAGE_NAMES[language]} with citations like [1]."
-    user = f"{format_passages(passages)}\n\nQuestion: {question}\n{answer_in}"
+    # what "it" or "that" may refer to; labelled as answered, or the model answers them again first
+    asked_before = "".join(f"Earlier question (already answered): {q}\n" for q in earlier)
+    user = f"{format_passages(passages, best_last=best_last)}\n\n{asked_before}Question: {question}\n{answer_in}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 

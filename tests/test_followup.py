@@ -55,3 +55,14 @@ def test_example_follows_question_language() -> None:
 def test_real_model_resolves_the_pronoun(settings: Settings) -> None:
     rewritten = rewrite_question("Who is its chief engineer?", HISTORY, get_llm(settings, "smollm2-135m"))
     assert "zorblax" in rewritten.lower(), rewritten
+
+
+@pytest.mark.slow
+def test_default_model_names_what_that_refers_to(settings: Settings) -> None:
+    """The default 1.5B model, with the worked examples, replaces "that version" by the version the conversation
+    named (with one example, it gave such follow-ups back unchanged)."""
+    history = [
+        ("Which router model and firmware does the lab use?", "The lab uses the RX-900 router with firmware 2.1 [1]."),
+    ]
+    rewritten = rewrite_question("When was that firmware released?", history, get_llm(settings, "qwen2.5-coder-1.5b"))
+    assert "2.1" in rewritten or "rx-900" in rewritten.lower(), rewritten
