@@ -44,7 +44,7 @@ from ingest.parse_guard import guarded_extract_document
 from rag.answer import QA, Answer
 from rag.conversations import ConversationStore, Message, export_markdown
 from rag.evidence import Quote
-from rag.followup import earlier_questions, rewrite_question, search_context
+from rag.followup import rewrite_question, search_context
 from rag.llm import ChatModel, GenerationError, describe_llm, get_llm, installed_models
 from rag.retrieve import Passage, Retriever
 from rag.scope import Scope
@@ -589,9 +589,7 @@ def answer_turn(
             if llm is None:
                 with st.spinner(t("loading_model", lang)):
                     llm = load_llm(settings.llm_model, settings.n_ctx, settings.threads, settings.llm_url)
-            stream = QA(settings, retriever=qa.retriever, llm=llm).stream(
-                message["searched"], retrieval, evidence, earlier=earlier_questions(history)
-            )
+            stream = QA(settings, retriever=qa.retriever, llm=llm).stream(message["searched"], retrieval, evidence)
             st.write_stream(_escaped(iter(stream)))
         live.empty()
         message["answer"] = stream.result

@@ -10,7 +10,7 @@ otherwise the answer is "the documents do not say".
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from rag.citations import Citation, map_citations
@@ -139,13 +139,11 @@ class QA:
         retrieval: Retrieval | None = None,
         evidence: Evidence | None = None,
         sources: Collection[str] | None = None,
-        earlier: Sequence[str] = (),
     ) -> AnswerStream:
         """Answer ``question`` as a stream; retrieval (within ``sources`` when given) and evidence run first
-        unless given. ``earlier``: the conversation's previous questions (:func:`rag.followup.earlier_questions`),
-        shown to the model before the question."""
+        unless given."""
         holder = AnswerStream(iter(()))
-        holder._pieces = self._generate(question, retrieval, evidence, holder, sources, earlier)
+        holder._pieces = self._generate(question, retrieval, evidence, holder, sources)
         return holder
 
     def ask(self, question: str, sources: Collection[str] | None = None) -> Answer:
@@ -163,7 +161,6 @@ class QA:
         evidence: Evidence | None,
         holder: AnswerStream,
         sources: Collection[str] | None = None,
-        earlier: Sequence[str] = (),
     ) -> Iterator[str]:
         started = time.perf_counter()
         retrieval = retrieval or self.retrieve(question, sources=sources)
@@ -178,7 +175,7 @@ class QA:
         evidence = self.evidence(question, retrieval) if evidence is None else evidence
         timings["evidence_s"] = round(evidence.seconds, 4)
         stats = Generation()
-        messages = build_messages(question, retrieval.passages, language, self._best_last, earlier)
+        messages = build_messages(question, retrieval.passages, language, self._best_last)
         yield from self.llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature, stats)
         answer = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
         if self.settings.retry_unsupported and wants_retry(answer):

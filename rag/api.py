@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.documents import delete_document, list_documents
 from app.uploads import ingest_uploads
 from rag.answer import QA, Answer
-from rag.followup import earlier_questions, rewrite_question, search_context
+from rag.followup import rewrite_question, search_context
 from rag.llm import GenerationError, describe_llm, get_llm
 from rag.retrieve import Retriever
 from rag.settings import Settings, get_settings
@@ -124,7 +124,7 @@ class ChatService:
         evidence = qa.evidence(searched, retrieval)
         if emit:
             emit("evidence", {"searched": searched, "evidence": [q.to_dict() for q in evidence.quotes]})
-        stream = qa.stream(searched, retrieval, evidence, earlier=earlier_questions(history))
+        stream = qa.stream(searched, retrieval, evidence)
         pieces = iter(stream)
         for _ in pieces:
             if cancelled is not None and cancelled.is_set():

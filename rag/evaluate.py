@@ -18,13 +18,13 @@ import json
 import math
 import re
 import statistics
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answer import QA, Answer
 from rag.evidence import Quote, find_evidence
-from rag.followup import earlier_questions, rewrite_question, search_context
+from rag.followup import rewrite_question, search_context
 from rag.grounding import SUPPORT_THRESHOLD, content_words, support
 from rag.retrieve import Passage, Retrieval, Retriever
 
@@ -163,7 +163,7 @@ def evaluate(
                 quote_ok=quote_holds(quotes, row),
             )
         else:
-            done = _answer(qa, query, shown, earlier_questions([(t["searched"], t["answer"]) for t in earlier]))
+            done = _answer(qa, query, shown)
             result.update(
                 answer=done.answer,
                 refused=done.refused,
@@ -192,8 +192,8 @@ def cites_expected_source(cited: set[str], row: dict) -> bool:
     return bool(cited & expected) if expected else bool(cited)
 
 
-def _answer(qa: QA, question: str, retrieval: Retrieval | None = None, earlier: Sequence[str] = ()) -> Answer:
-    stream = qa.stream(question, retrieval, earlier=earlier)
+def _answer(qa: QA, question: str, retrieval: Retrieval | None = None) -> Answer:
+    stream = qa.stream(question, retrieval)
     for _ in stream:
         pass
     assert stream.result is not None
@@ -221,7 +221,7 @@ def _conversation(
         retrieval = qa.retriever.search(
             searched, qa.settings.top_k, hybrid=hybrid, sources=sources, context=search_context(history)
         )
-        answer = _answer(qa, searched, retrieval, earlier_questions(history))
+        answer = _answer(qa, searched, retrieval)
         history.append((searched, answer.answer))
         earlier.append({"question": turn, "searched": searched, "answer": answer.answer})
     return rewrite_question(turns[-1], history, qa.llm), earlier, search_context(history)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from ingest.locations import location_label
 from rag.retrieve import Passage
@@ -35,18 +34,14 @@ def format_passages(passages: list[Passage], max_chars: int = 1600, best_last: b
     return "\n\n".join(blocks)
 
 
-def build_messages(
-    question: str, passages: list[Passage], language: str, best_last: bool = False, earlier: Sequence[str] = ()
-) -> list[dict]:
+def build_messages(question: str, passages: list[Passage], language: str, best_last: bool = False) -> list[dict]:
     """Chat messages for one grounded answer in ``language`` ("en" or "fr"); ``best_last``: see
     :func:`format_passages`."""
     # No "if the passages do not say, reply ..." here: with it, Qwen2.5-Coder-1.5B refused 35 of 72 answerable
     # localgpt questions (without it, 16, most of them wrong answers the citation check caught); the check in
     # rag/grounding.py decides refusals instead.
     answer_in = f"Answer in {LANGUAGE_NAMES[language]} with citations like [1]."
-    # what "it" or "that" may refer to; labelled as answered, or the model answers them again first
-    asked_before = "".join(f"Earlier question (already answered): {q}\n" for q in earlier)
-    user = f"{format_passages(passages, best_last=best_last)}\n\n{asked_before}Question: {question}\n{answer_in}"
+    user = f"{format_passages(passages, best_last=best_last)}\n\nQuestion: {question}\n{answer_in}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
