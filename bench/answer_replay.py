@@ -53,7 +53,7 @@ def replay(
             if explain is not None and row["id"] in explain:
                 _explain(row, answer)
             if retry and wants_retry(answer):
-                answer = qa.second_try(answer, retrieval, qa.evidence(question, retrieval))
+                answer = qa.second_try(answer, retrieval)
                 retried += 1
             text, refused = answer.answer, answer.refused
             cited = {c.name for c in answer.citations}
@@ -106,10 +106,10 @@ def main() -> None:
     parser.add_argument("--explain", default="", help="comma-separated row ids: print how each sentence was checked")
     parser.add_argument("--quiet", action="store_true", help="figures only, not the rows that changed")
     args = parser.parse_args()
+    explain = set(filter(None, args.explain.split(",")))
     for item in args.reports:
         name, _, path = item.partition("=")
         print(f"{name}:")
-        explain = set(filter(None, args.explain.split(",")))
         figures = replay(name, Path(path), args.cache, not args.quiet, args.retry, explain)
         print("  " + ", ".join(f"{key} {a:.3f} -> {b:.3f}" for key, (a, b) in figures.items()), flush=True)
 

@@ -20,12 +20,17 @@ import time
 from pathlib import Path
 
 import _common as C  # noqa: F401  (sys.path and offline environment)
-from evidence_quality import LOCALGPT, settings_for
+from evidence_quality import LOCALGPT, SETS, settings_for
 
 from rag.evaluate import is_hit, read_gold
 from rag.followup import rewrite_question, search_context
 from rag.llm import get_llm
 from rag.retrieve import Retriever
+
+
+def _history(saved_row: dict) -> list[tuple[str, str]]:
+    """The (question as searched, answer) pairs of a saved multi-turn row's earlier turns: the app's history."""
+    return [(turn["searched"], turn["answer"]) for turn in saved_row["turns"]]
 
 
 def main() -> None:
@@ -41,7 +46,7 @@ def main() -> None:
     seconds = []
     gold = read_gold(LOCALGPT / "multiturn.jsonl")
     for row in gold:
-        history = [(t["searched"], t["answer"]) for t in saved[row["id"]]["turns"]]
+        history = _history(saved[row["id"]])
         last = row["turns"][-1]
         started = time.perf_counter()
         rewritten = rewrite_question(last, history, llm)
@@ -61,13 +66,13 @@ def main() -> None:
         f"rewrite p50 {sorted(seconds)[n // 2]:.2f} s"
     )
     # a change of subject: the i-th question of a set over another corpus, asked after the row's conversation
-    standalone = {name: read_gold(LOCALGPT / f"{name}.jsonl") for name in ("atlas7", "hr", "acquisition")}
+    standalone = {name: read_gold(SETS[name][0]) for name in ("atlas7", "hr", "acquisition")}
     alone = followed = 0
     for i, row in enumerate(gold):
         other = next(name for name in standalone if name != row["corpus"])
         new = standalone[other][i % len(standalone[other])]
         final = saved[row["id"]]
-        history = [(t["searched"], t["answer"]) for t in final["turns"]] + [(final["searched"], final["answer"])]
+        history = [*_history(final), (final["searched"], final["answer"])]
         rewritten = rewrite_question(new["query"], history, llm)
         hit_alone = any(is_hit(p, new) for p in retriever.search(new["query"], args.k).passages)
         found = retriever.search(rewritten, args.k, context=search_context(history))

@@ -193,11 +193,12 @@ class QA:
         stats = Generation(text_parts=[draft])
         return self._finish(question, language, retrieval, evidence.quotes, stats, {}, time.perf_counter())
 
-    def second_try(self, first: Answer, retrieval: Retrieval, evidence: Evidence) -> Answer:
+    def second_try(self, first: Answer, retrieval: Retrieval) -> Answer:
         """The answer after one more generation for ``first``, an answer whose draft the check could not support
-        (:func:`wants_retry`); ``first`` itself when the second draft cannot stand either."""
+        (:func:`wants_retry`), with the evidence quotes ``first`` carries; ``first`` itself when the second draft
+        cannot stand either."""
         messages = build_messages(first.question, retrieval.passages, first.language, self._best_last)
-        pieces = self._retry(first, retrieval, evidence.quotes, messages, dict(first.timings), time.perf_counter())
+        pieces = self._retry(first, retrieval, first.evidence, messages, dict(first.timings), time.perf_counter())
         while True:
             try:
                 next(pieces)

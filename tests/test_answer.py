@@ -118,12 +118,12 @@ def test_an_unsupported_draft_gets_one_second_try_in_the_passages_words(indexed:
     question = "How large is the primary mirror of the Kestrel-9 telescope?"
     retrieval = qa.retrieve(question)
     evidence = qa.evidence(question, retrieval)
-    first = Answer(question, "The documents do not say.", "en", True, False, [], retrieval.passages, draft=(
-        "The Kestrel-9 primary mirror is 9.9 metres wide [1]."))  # fmt: skip
+    first = Answer(question, "The documents do not say.", "en", True, False, [], retrieval.passages,
+                   evidence=evidence.quotes, draft="The Kestrel-9 primary mirror is 9.9 metres wide [1].")  # fmt: skip
     assert wants_retry(first) and not wants_retry(replace(first, draft="The documents do not say."))
     asked = build_retry(build_messages(question, retrieval.passages, "en"), first.draft, "en")
     assert [m["role"] for m in asked] == ["system", "user", "assistant", "user"] and asked[2]["content"] == first.draft
-    second = qa.second_try(first, retrieval, evidence)
+    second = qa.second_try(first, retrieval)
     assert second.timings.get("retried") == 1
     if second is first:
         assert second.refused and second.answer == "The documents do not say."
