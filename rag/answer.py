@@ -28,6 +28,7 @@ from rag.grounding import (
 from rag.language import detect_language
 from rag.llm import ChatModel, Generation, get_llm
 from rag.prompt import REFUSALS, build_messages, build_retry, is_refusal
+from rag.rerank import reranked
 from rag.retrieve import Passage, Retrieval, Retriever
 from rag.settings import Settings, get_settings
 
@@ -119,9 +120,15 @@ class QA:
     def retrieve(
         self, question: str, k: int | None = None, sources: Collection[str] | None = None, context: str = ""
     ) -> Retrieval:
-        """The passages a question will be answered from (from the files in ``sources`` only, when given);
-        ``context``: what a follow-up refers to (:func:`rag.followup.search_context`)."""
-        return self.retriever.search(question, k or self.settings.top_k, sources=sources, context=context)
+        """The passages a question will be answered from (from the files in ``sources`` only, when given): the
+        ``k`` best of a search ``rerank_pool`` deep by their best sentence (:mod:`rag.rerank`); ``context``: what a
+        follow-up refers to (:func:`rag.followup.search_context`)."""
+        k = k or self.settings.top_k
+        pool = self.settings.rerank_pool
+        if pool <= k:
+            return self.retriever.search(question, k, sources=sources, context=context)
+        deeper = self.retriever.search(question, pool, sources=sources, context=context)
+        return reranked(self.retriever, question, deeper, k, self.settings.rerank_weight)
 
     def evidence(self, question: str, retrieval: Retrieval) -> Evidence:
         """Quotes of the retrieved passages that best answer ``question`` (none when retrieval found nothing

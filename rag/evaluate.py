@@ -133,6 +133,7 @@ def evaluate(
     """Run every row through retrieval (and generation when ``qa`` is given), within ``sources`` when given."""
     report = EvalReport(k)
     top_k = (qa.settings if qa is not None else retriever.settings).top_k
+    reader = qa or QA(retriever.settings, retriever)
     for row in rows:
         query, earlier, context = _conversation(row, qa, hybrid, sources)
         retrieval = retriever.search(query, max(k, 10), hybrid=hybrid, sources=sources, context=context)
@@ -152,9 +153,9 @@ def evaluate(
         }
         if "turns" in row:
             result.update(searched=query, turns=earlier)
-        # what the app reads: a search k = top_k deep (the first passages of the deeper search above are the same,
-        # but a passage widens onto neighbours that the deeper search had taken as passages of their own)
-        shown = retriever.search(query, top_k, hybrid=hybrid, sources=sources, context=context)
+        # what the app reads: top_k passages of a re-ranked pool (QA.retrieve), widened onto neighbours that the
+        # deeper search above had taken as passages of their own
+        shown = _shown(reader, query, top_k, hybrid, sources, context)
         if qa is None:
             quotes = find_evidence(query, shown.passages, retriever.embedder)
             result.update(
@@ -192,6 +193,14 @@ def cites_expected_source(cited: set[str], row: dict) -> bool:
     return bool(cited & expected) if expected else bool(cited)
 
 
+def _shown(qa: QA, query: str, k: int, hybrid: bool, sources: Collection[str] | None, context: str) -> Retrieval:
+    """The passages the app answers ``query`` from (re-ranked, :meth:`QA.retrieve`); a dense-only evaluation
+    searches the dense ranking alone, not re-ranked."""
+    if hybrid:
+        return qa.retrieve(query, k, sources, context)
+    return qa.retriever.search(query, k, hybrid=False, sources=sources, context=context)
+
+
 def _answer(qa: QA, question: str, retrieval: Retrieval | None = None) -> Answer:
     stream = qa.stream(question, retrieval)
     for _ in stream:
@@ -218,9 +227,7 @@ def _conversation(
     earlier = []
     for turn in turns[:-1]:
         searched = rewrite_question(turn, history, qa.llm)
-        retrieval = qa.retriever.search(
-            searched, qa.settings.top_k, hybrid=hybrid, sources=sources, context=search_context(history)
-        )
+        retrieval = _shown(qa, searched, qa.settings.top_k, hybrid, sources, search_context(history))
         answer = _answer(qa, searched, retrieval)
         history.append((searched, answer.answer))
         earlier.append({"question": turn, "searched": searched, "answer": answer.answer})

@@ -219,16 +219,15 @@ def _idf(question: set[str], sentences: list[set[str]]) -> dict[str, float]:
     return {q: math.log(1 + (total + 1) / (sum(q in s for s in sentences) + 0.5)) for q in question}
 
 
-def find_evidence(
+def _scored(
     question: str,
     passages: list[Passage],
     embedder: Embedder,
-    limit: int = MAX_QUOTES,
     cosine_weight: float = COSINE_WEIGHT,
     new_words: int = NEW_WORDS,
     max_sentences: int = MAX_SENTENCES,
-) -> list[Quote]:
-    """Up to ``limit`` quotes from ``passages`` that best answer ``question``, best first."""
+) -> list[tuple[float, _Candidate, float]]:
+    """Every scored candidate of ``passages`` as (score, candidate, coverage), best first."""
     asked = {stem(w) for w in content_words(question)}
     candidates, every = _candidates(passages, asked)
     if not candidates or not question.strip():
@@ -250,14 +249,36 @@ def find_evidence(
         score *= (1 + min(added, new_words) / new_words) / 2
         scored.append((score, candidate, coverage))
     scored.sort(key=lambda row: -row[0])
+    return scored
+
+
+def find_evidence(
+    question: str,
+    passages: list[Passage],
+    embedder: Embedder,
+    limit: int = MAX_QUOTES,
+    cosine_weight: float = COSINE_WEIGHT,
+    new_words: int = NEW_WORDS,
+    max_sentences: int = MAX_SENTENCES,
+) -> list[Quote]:
+    """Up to ``limit`` quotes from ``passages`` that best answer ``question``, best first."""
     quotes: list[Quote] = []
-    for score, candidate, coverage in scored:
+    for score, candidate, coverage in _scored(question, passages, embedder, cosine_weight, new_words, max_sentences):
         if len(quotes) == limit or (quotes and score < quotes[0].score - QUOTE_MARGIN):
             break
         if any(_overlaps(candidate, q) for q in quotes):
             continue
         quotes.append(_followed(_quote(candidate, passages, score, coverage), candidate, passages, quotes))
     return quotes
+
+
+def best_sentences(question: str, passages: list[Passage], embedder: Embedder) -> list[float]:
+    """The score of each passage's best evidence sentence (0 when none of its sentences was scored: none holds
+    enough of the question's words to be among the :data:`MAX_SENTENCES` embedded)."""
+    best = [0.0] * len(passages)
+    for score, candidate, _ in _scored(question, passages, embedder):
+        best[candidate.passage - 1] = max(best[candidate.passage - 1], score)
+    return best
 
 
 def _followed(quote: Quote, candidate: _Candidate, passages: list[Passage], quotes: list[Quote]) -> Quote:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection as Sources
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ingest.backends import IndexStore, open_store
@@ -157,6 +157,20 @@ class Retriever:
                 )
             )
         return Retrieval(question, passages, time.perf_counter() - started, max(cosine.values(), default=0.0))
+
+    def select(self, retrieval: Retrieval, order: list[int]) -> Retrieval:
+        """The passages of ``retrieval`` at the positions ``order``, in that order, each widened again against the
+        chosen ones only: a neighbour that was a passage of its own in the deeper search, and is no longer shown,
+        widens the passage beside it as it would have in a search as deep as ``order``."""
+        passages = [retrieval.passages[i] for i in order]
+        chosen = {p.chunk_id for p in passages}
+        with self.store.read() as index:
+            chunks = index.chunks({i + step for i in chosen for step in (-1, 0, 1)})
+        widened = []
+        for passage in passages:
+            text, last_page = widen(chunks, passage.chunk_id, self.settings.context_words, chosen)
+            widened.append(replace(passage, text=text, page_end=last_page))
+        return replace(retrieval, passages=widened)
 
 
 def _shared_words(before: list[str], after: list[str]) -> int:

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     # 3 passages: recall@3 is within one question of recall@4 on every gold set (French 0.81 vs 0.85), and the
     # prompt drops from ~900 to ~700 tokens, about 4 s less before the first token at ~55 prompt tokens/s.
     top_k: int = Field(3, description="Passages placed in the prompt.")
+    # Measured with bench/passage_rerank.py (hit@3 of the passages shown, 2026-12-07): see rag/rerank.py.
+    rerank_pool: int = Field(
+        6,
+        description="Passages retrieved before the top_k shown are chosen among them by their best sentence "
+        "(rag/rerank.py); at most top_k: no re-ranking.",
+    )
+    rerank_weight: float = Field(
+        0.75, description="Weight of a passage's best sentence score against its fused score when re-ranking."
+    )
     # 40: every recall and answer figure in eval/README.md and bench/RESULTS.md searched 10 deep, which took 4 x 10
     # candidates per ranking; the app (k = 3) took 20 until 2026-11-30, so its fused order was not the measured one
     # (docs_d04: the passage holding "2560" was first with 40 candidates and not among 3 with 20).

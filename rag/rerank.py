@@ -1,0 +1,40 @@
+"""A deeper pool of passages re-ordered by their best sentence before the first k are shown.
+
+Retrieval ranks chunks by the question against whole chunks (MiniLM, BM25); the fact asked for is often in one
+sentence of a chunk ranked 4th to 6th, whose other sentences are about something else. Each passage of the pool
+gets the score of its best evidence sentence (``rag.evidence``: cosine and rare question words, on the sentences
+holding most of the question's words), and the pool is ordered by
+
+    fused / best fused of the pool + weight * best sentence score
+
+with no extra model: the sentence vectors are the ones the evidence quotes need anyway. Measured with
+``bench/passage_rerank.py`` (hit@3, pool 6, ``bench/RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ingest.embedder import Embedder
+from rag.evidence import best_sentences
+from rag.retrieve import Passage, Retrieval, Retriever
+
+
+def rerank_order(question: str, passages: list[Passage], embedder: Embedder, weight: float) -> list[int]:
+    """Positions of ``passages`` best first by their fused score (scaled to the pool's best) plus ``weight``
+    times their best sentence's score; ties keep the fused order."""
+    if not passages:
+        return []
+    top = max(p.fused for p in passages) or 1.0
+    best = best_sentences(question, passages, embedder)
+    return sorted(range(len(passages)), key=lambda i: (-(passages[i].fused / top + weight * best[i]), i))
+
+
+def reranked(retriever: Retriever, question: str, pool: Retrieval, k: int, weight: float) -> Retrieval:
+    """The ``k`` passages of ``pool`` that :func:`rerank_order` puts first, widened against each other; the time
+    taken is added to the retrieval's."""
+    started = time.perf_counter()
+    order = rerank_order(question, pool.passages, retriever.embedder, weight)[:k]
+    chosen = retriever.select(pool, order)
+    chosen.seconds = pool.seconds + time.perf_counter() - started
+    return chosen
