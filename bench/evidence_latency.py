@@ -4,9 +4,11 @@ Indexes a corpus into a temporary data folder (default: the localgpt PDFs of ``.
 then, over the questions of the gold files, measures in this process:
 
 (a) retrieval alone (``Retriever.search``, top k, query embedding included): the baseline;
-(b) retrieval followed by evidence (sentence split, one embedding batch, scoring): what the user
-    waits for before the first quote appears in the CLI and the app;
-(c) evidence alone.
+(b) the answer's retrieval (``QA.retrieve``: a pool of ``rerank_pool`` re-ranked by its best sentences, the
+    top k kept) followed by evidence (sentence split, one embedding batch, scoring): what the user waits
+    for before the first quote appears in the CLI and the app;
+(c) evidence alone;
+(d) the answer's retrieval alone (re-ranking included).
 
 Prints p50 / p95 of each, and the ratio (b) / (a). Each question runs ``--repeat`` times, after one
 warm-up pass.
@@ -24,6 +26,7 @@ from pathlib import Path
 import _common as C
 
 from ingest.indexer import index_folder
+from rag.answer import QA
 from rag.evaluate import read_gold
 from rag.evidence import find_evidence
 from rag.retrieve import Retriever
@@ -51,27 +54,31 @@ def main() -> None:
         report = index_folder(args.corpus, settings)
         print(f"indexed {args.corpus}: {report.chunks} chunks; {len(questions)} questions x {args.repeat}, k={args.k}")
         retriever = Retriever(settings)
+        qa = QA(settings, retriever)
+        print(f"re-ranked pool: {settings.rerank_pool} passages")
         for question in questions:  # warm-up: model weights, index, tokenizer caches
-            find_evidence(question, retriever.search(question, args.k).passages, retriever.embedder)
-        retrieval, both, evidence, quotes = [], [], [], []
+            find_evidence(question, qa.retrieve(question, args.k).passages, retriever.embedder)
+        retrieval, both, evidence, reranked, quotes = [], [], [], [], []
         for _ in range(args.repeat):
             for question in questions:
                 started = time.perf_counter()
                 result = retriever.search(question, args.k)
                 retrieval.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                result = retriever.search(question, args.k)
+                result = qa.retrieve(question, args.k)
                 middle = time.perf_counter()
                 found = find_evidence(question, result.passages, retriever.embedder)
                 ended = time.perf_counter()
                 both.append(ended - started)
                 evidence.append(ended - middle)
+                reranked.append(middle - started)
                 quotes.append(len(found))
     print(f"{'what':<34}{'p50 ms':>10}{'p95 ms':>10}")
     for label, values in (
         ("(a) retrieval alone", retrieval),
         ("(b) retrieval + evidence", both),
         ("(c) evidence alone", evidence),
+        ("(d) re-ranked retrieval alone", reranked),
     ):
         print(f"{label:<34}{1000 * C.pct(values, 50):>10.1f}{1000 * C.pct(values, 95):>10.1f}")
     p50, p95 = C.pct(both, 50) / C.pct(retrieval, 50), C.pct(both, 95) / C.pct(retrieval, 95)

@@ -4,7 +4,8 @@ For each gold set (indexed into its own temporary data folder, the folder kept b
 ``--cache``), retrieval gives the top-k passages the answer would see; ``rag.evidence.find_evidence``
 picks quotes from them for each cosine weight of ``--weights``. Printed per set and weight:
 
-- ``in passages``: share of answerable rows whose top-k passages hold an expected string (the ceiling);
+- ``in passages``: share of answerable rows whose top-k passages (``QA.retrieve``, re-ranked) hold an expected
+  string (the ceiling);
 - ``quote@1`` / ``any quote``: share whose first quote / any quote holds it (verbatim, case and spaces
   ignored, or the lenient ``answer_matches`` of ``rag eval``);
 - the first quote's score on answerable rows where it holds the fact, and on unanswerable rows
@@ -28,6 +29,7 @@ from pathlib import Path
 import _common as C  # noqa: F401  (sys.path and offline environment)
 
 from ingest.indexer import index_folder
+from rag.answer import QA
 from rag.evaluate import answer_contains, answer_matches, read_gold
 from rag.evidence import find_evidence
 from rag.retrieve import Retriever
@@ -95,7 +97,8 @@ def main() -> None:
         settings = settings_for(name, args.cache)
         retriever = Retriever(settings)
         rows = read_gold(SETS[name][0])
-        retrievals = [retriever.search(row["query"], args.k) for row in rows]
+        qa = QA(settings, retriever)  # the passages the answer reads (re-ranked, as in the app)
+        retrievals = [qa.retrieve(row["query"], args.k) for row in rows]
         answerable = [i for i, row in enumerate(rows) if not row.get("unanswerable")]
         answerable_total += len(answerable)
         ceiling = sum(any(holds(p.text, rows[i]) for p in retrievals[i].passages) for i in answerable)

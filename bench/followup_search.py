@@ -3,9 +3,9 @@
 For every row of ``../shared/eval/localgpt/multiturn.jsonl``, the earlier turns are taken as a saved
 ``rag eval --answers --json`` report asked and answered them (``--report``; the app's history), the last turn is
 rewritten by ``rag.followup.rewrite_question`` with the default model, and searched as ``rag eval`` and the app
-search it (``Retriever.search(..., context=search_context(history))``). Printed: the rewrite and whether a
-passage holding the expected fact is among the first ``--k``, with the question alone beside it (no rewrite, no
-context) as the baseline of the same run. Then a change of subject: after each conversation, a question of a
+search it (``QA.retrieve(..., context=search_context(history))``, re-ranked as in the app). Printed: the rewrite
+and whether a passage holding the expected fact is among the first ``--k``, with the question alone beside it (no
+rewrite, no context) as the baseline of the same run. Then a change of subject: after each conversation, a question of a
 single-turn set over another corpus is asked, rewritten and searched the same way; it should find its passage as
 well as it does alone.
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import _common as C  # noqa: F401  (sys.path and offline environment)
 from evidence_quality import LOCALGPT, SETS, settings_for
 
+from rag.answer import QA
 from rag.evaluate import is_hit, read_gold
 from rag.followup import rewrite_question, search_context
 from rag.llm import get_llm
@@ -41,6 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = settings_for("paraphrases", args.cache)  # every localgpt PDF in one index, as rag eval runs them
     retriever, llm = Retriever(settings), get_llm(settings)
+    qa = QA(settings, retriever, llm)  # the passages the answer reads: re-ranked as in the app
     saved = {row["id"]: row for row in json.loads(args.report.read_text())["rows"]}
     alone = followed = 0
     seconds = []
@@ -51,8 +53,8 @@ def main() -> None:
         started = time.perf_counter()
         rewritten = rewrite_question(last, history, llm)
         seconds.append(time.perf_counter() - started)
-        plain = retriever.search(last, args.k)
-        found = retriever.search(rewritten, args.k, context=search_context(history))
+        plain = qa.retrieve(last, args.k)
+        found = qa.retrieve(rewritten, args.k, context=search_context(history))
         hit_alone = any(is_hit(p, row) for p in plain.passages)
         hit = any(is_hit(p, row) for p in found.passages)
         alone, followed = alone + hit_alone, followed + hit
@@ -74,8 +76,8 @@ def main() -> None:
         final = saved[row["id"]]
         history = [*_history(final), (final["searched"], final["answer"])]
         rewritten = rewrite_question(new["query"], history, llm)
-        hit_alone = any(is_hit(p, new) for p in retriever.search(new["query"], args.k).passages)
-        found = retriever.search(rewritten, args.k, context=search_context(history))
+        hit_alone = any(is_hit(p, new) for p in qa.retrieve(new["query"], args.k).passages)
+        found = qa.retrieve(rewritten, args.k, context=search_context(history))
         hit = any(is_hit(p, new) for p in found.passages)
         alone, followed = alone + hit_alone, followed + hit
         if rewritten != new["query"] or hit != hit_alone:
