@@ -7,8 +7,10 @@ holding most of the question's words), and the pool is ordered by
 
     fused / best fused of the pool + weight * best sentence score
 
-with no extra model: the sentence vectors are the ones the evidence quotes need anyway. Measured with
-``bench/passage_rerank.py`` (hit@3, pool 6, ``bench/RESULTS.md``).
+with no extra model (the pool's sentences are embedded once more than the quotes need: the quotes are then taken
+from the chosen passages, widened again). Off by default (``RAG_RERANK_POOL=0``): measured with
+``bench/passage_rerank.py`` and the answers of ``rag eval --answers``, it showed more expected passages and lost
+right answers of the default model (``eval/README.md``).
 """
 
 from __future__ import annotations
