@@ -322,14 +322,19 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
         return False
     if not checks:
         return quote.score >= QUOTE_MIN_SCORE
-    first = checks[0]
-    if first.vacuous:
+    if checks[0].vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
-    added = claim(first.text, question)[0]
     held = {stem(w) for w in content_words(quote.scored_text)}  # the sentence shown after it is not judged
+    return any(_carries(check.text, question, quote.scored_text, held) for check in checks if not check.vacuous)
+
+
+def _carries(sentence: str, question: str, quote: str, held: set[str]) -> bool:
+    """Whether ``quote`` (its stems ``held``) carries what ``sentence`` claims: every number it adds to the
+    question and at least :data:`AGREEMENT` of its added words."""
+    added = claim(sentence, question)[0]
     if any(is_number(w) and w not in held for w in added):
         return False  # the quote lacks the figure the model claimed: it does not carry the claim
-    return agreement(first.text, question, quote.scored_text) >= AGREEMENT
+    return agreement(sentence, question, quote) >= AGREEMENT
 
 
 def agreement(sentence: str, question: str, quote: str) -> float:

@@ -30,7 +30,7 @@ import pysbd
 
 from ingest.embedder import Embedder
 from ingest.locations import location_label, unit
-from rag.grounding import content_words, is_number, stem
+from rag.grounding import content_words, is_number, passage_words, stem
 from rag.language import detect_language
 from rag.retrieve import Passage
 
@@ -354,7 +354,7 @@ def numbers_found(question: str, passages: list[Passage]) -> bool:
         return True
     found: set[str] = set()
     for passage in passages:
-        found |= content_words(passage.text)
+        found |= passage_words(passage.text)
     return wanted <= found
 
 

@@ -65,6 +65,7 @@ _PAGE_REFERENCE = re.compile(r"\b(?:on |à la |en )?(?:pages?|p\.)\s*\d+\b", re.
 _SPACED_CODE = re.compile(r"(\b\w*\d\w*) ?[-\u2010-\u2015\u2212] ?(?=\d)")
 """A number, a dash a PDF set apart or as another character, and a digit: "1e − 6", "JP 2023‐118508". A passage
 reads them as "1e-6" and "2023-118508", as an answer writes them."""
+_COMMA_NUMBERS = re.compile(r"\d+(?:,\d+)+")
 _MARKERS = rf"((?:\s*{MARKER.pattern})+)"
 _POINTER_SENTENCE = re.compile(
     r"^(?:this|that|it|these|the answer|this information|cette information|cela|ceci|c'est)\b[^.\[]{0,40}?"
@@ -165,16 +166,26 @@ def content_words(text: str) -> set[str]:
     return set(_tokens(text))
 
 
-def _tokens(text: str) -> tuple[str, ...]:
+def _tokens(text: str, source: bool = False) -> tuple[str, ...]:
     """Tokens, a path-like one also as its parts: "Qwen/Qwen3-Embedding-4B" in a passage holds the
-    "Qwen3-Embedding-4B" (and "qwen3", "4b") an answer names."""
-    text = _LIST_MARK.sub(" ", _PAGE_REFERENCE.sub(" ", strip_markers(text)))
+    "Qwen3-Embedding-4B" (and "qwen3", "4b") an answer names. With ``source`` (a passage's text, where a bracket
+    is not one of our citation markers: "sur [0,6]"), brackets are kept and numbers joined by a comma with no
+    space are also read as a list: "[0,6]" is the interval an answer writes "[0, 6]" as much as the decimal
+    "0,6"."""
+    text = _LIST_MARK.sub(" ", _PAGE_REFERENCE.sub(" ", text if source else strip_markers(text)))
     tokens: list[str] = []
     for word in tokenize(text):
         tokens.append(_decimal(word))
         if "/" in word:  # the parts as the tokenizer reads separate words (with their own -/_ parts)
             tokens.extend(_decimal(part) for part in tokenize(word.replace("/", " ")))
+        if source and _COMMA_NUMBERS.fullmatch(word):
+            tokens.extend(word.split(","))
     return tuple(tokens)
+
+
+def passage_words(text: str) -> set[str]:
+    """A passage's content words, numbers joined by a comma read both as one decimal and as a list."""
+    return set(_tokens(text, source=True))
 
 
 @lru_cache(maxsize=65536)
@@ -197,7 +208,7 @@ def passage_windows(text: str) -> list[Place]:
     """Each pair of consecutive sentences of a passage as a :data:`Place`: a claim is checked against one place
     in the passage, so words gathered from all over it ("3" here, "week" there) do not add up to support."""
     text = _SPACED_CODE.sub(r"\1-", text)
-    sentences = [_tokens(s) for s in _BOUNDARY.split(text) if s.strip()] or [()]
+    sentences = [_tokens(s, source=True) for s in _BOUNDARY.split(text) if s.strip()] or [()]
     return list(pairwise(sentences)) or [(sentences[0],)]
 
 

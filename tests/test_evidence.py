@@ -128,6 +128,13 @@ def test_a_quote_stands_in_for_an_unsupported_answer_only_when_it_carries_the_cl
     checks = check_answer(vacuous, passages, question)[1]
     assert checks[0].vacuous and quote_stands_in(quote, question, passages, checks)
     assert not quote_stands_in(quote, question, passages, []), "after a refusal only a strong quote answers"
+    late = "To answer, we use the information the passage gives [1]. Backflush weekly with Cafiza [1]."
+    checks = check_answer(late, passages, question)[1]
+    assert not checks[0].supported and quote_stands_in(quote, question, passages, checks), "a later sentence agrees"
+    checks = check_answer(
+        "To answer, we use the information the passage gives [1]. Call a technician.", passages, question
+    )[1]
+    assert not quote_stands_in(quote, question, passages, checks), "no sentence of the draft says what the quote says"
 
 
 def test_a_quote_without_the_claimed_figure_does_not_stand_in() -> None:

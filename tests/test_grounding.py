@@ -240,3 +240,15 @@ def test_a_sentence_joining_claims_from_two_passages_is_checked_clause_by_clause
     assert not check_answer(said.replace("January 28", "February 3"), deal, question)[1][0].supported
     invented = said.replace("[1].", "and the escrow holds $2,000,000 [1].").replace(", which", "; it")
     assert not check_answer(invented, deal, question)[1][0].supported
+
+
+def test_numbers_a_passage_joins_with_a_comma_are_also_read_as_a_list() -> None:
+    """A course writes the interval "[0,6]", which reads as the decimal "0,6" too; the answer names its ends. The
+    bracket in a passage is no citation marker, and a figure the passage does not hold still fails."""
+    course = [Passage(6, "/d/cours.pdf", 9, 0, 10, "Sur [0,6] on obtient une borne d'erreur de 0,01902.", 0.5)]
+    question = "Quelle borne d'erreur obtient-on sur cet intervalle ?"
+    said = "De 0 à 6, on obtient une borne de 0,01902 [1]."
+    assert check_answer(said, course, question)[1][0].supported
+    assert check_answer("On obtient une borne de 0,6 [1].", course, question)[1][0].supported, "the decimal reading"
+    assert not check_answer(said.replace("6,", "7,"), course, question)[1][0].supported
+    assert not check_answer(said.replace("0,01902", "0,01903"), course, question)[1][0].supported
