@@ -314,9 +314,10 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
 
     Never when a number or code of the question is in no passage (the passages are about something else). After
     a refusal, only a quote scoring :data:`QUOTE_MIN_SCORE`; after a vacuous opening sentence,
-    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding every number the claim adds to the
-    question and at least :data:`AGREEMENT` of its added words (the fact the model read, in the document's own
-    words).
+    :data:`VACUOUS_QUOTE_SCORE`; after an unsupported claim, a quote holding at least :data:`AGREEMENT` of the words
+    one sentence of the draft adds to the question (the fact the model read, in the document's own words: the
+    sentence that says it is often not the first, "To find the quotient we use the passage [1]. … The quotient is
+    3."), and every number that the opening sentence (the answer) adds.
     """
     if not numbers_found(question, passages):
         return False
@@ -325,16 +326,10 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
     if checks[0].vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
     held = {stem(w) for w in content_words(quote.scored_text)}  # the sentence shown after it is not judged
-    return any(_carries(check.text, question, quote.scored_text, held) for check in checks if not check.vacuous)
-
-
-def _carries(sentence: str, question: str, quote: str, held: set[str]) -> bool:
-    """Whether ``quote`` (its stems ``held``) carries what ``sentence`` claims: every number it adds to the
-    question and at least :data:`AGREEMENT` of its added words."""
-    added = claim(sentence, question)[0]
-    if any(is_number(w) and w not in held for w in added):
-        return False  # the quote lacks the figure the model claimed: it does not carry the claim
-    return agreement(sentence, question, quote) >= AGREEMENT
+    if any(is_number(w) and w not in held for w in claim(checks[0].text, question)[0]):
+        return False  # the answer gives a figure neither its passage nor the quote holds: the quote is not its fact
+    claims = [check.text for check in checks if not check.vacuous]
+    return any(agreement(sentence, question, quote.scored_text) >= AGREEMENT for sentence in claims)
 
 
 def agreement(sentence: str, question: str, quote: str) -> float:
