@@ -135,6 +135,9 @@ def test_a_quote_stands_in_for_an_unsupported_answer_only_when_it_carries_the_cl
         "To answer, we use the information the passage gives [1]. Call a technician.", passages, question
     )[1]
     assert not quote_stands_in(quote, question, passages, checks), "no sentence of the draft says what the quote says"
+    invented_first = "Backflush every 3 days [1]. Backflushing with Cafiza detergent is recommended [1]."
+    checks = check_answer(invented_first, passages, question)[1]
+    assert not checks[0].supported and not quote_stands_in(quote, question, passages, checks), "not the answer's fact"
 
 
 def test_a_quote_without_the_claimed_figure_does_not_stand_in() -> None:
