@@ -93,7 +93,8 @@ def _units(pages: list[Page], chunk_words: int) -> list[_Unit]:
         text = page.text
         for start, end, level in _blocks(text):
             opens_page = not units or units[-1].page is not page
-            if level and path.enter(level, " ".join(text[start:end].lstrip("#").split())):
+            if level:
+                path.enter(level, " ".join(text[start:end].lstrip("#").split()))
                 units.append(_Unit(page, start, end, len(text[start:end].split()), str(path), True, opens_page))
                 continue
             for s, e in split_sentences(text[start:end]):

@@ -7,9 +7,8 @@ A book's running header changes with its chapter or section ("48 CHAPITRE 4. ENT
 even pages, "4.2. ENSEMBLES FINIS 49" on the section's odd ones), so it stands on too few pages for the share
 above; it is told by the printed page number it begins or ends with (the page's index plus the offset most edge
 numbers share) and by standing on at least two pages.
-Nothing is dropped from a page that lines repeated on many pages alone would empty: a one-line register page
-whose every page reads "Page N of the register" keeps its line. A page left blank but for its running header and
-number ("66 CHAPITRE 5. ARITHMÉTIQUE") is empty: the header would otherwise read as a chapter title.
+Nothing is dropped from a page that furniture alone would empty: a one-line register page whose
+every page reads "Page N of the register" keeps its line.
 """
 
 from __future__ import annotations
@@ -121,9 +120,8 @@ def strip_page(page: Page, furniture: Furniture) -> Page:
                 break
     kept = [line for i, line in enumerate(lines) if i not in drop]
     text = "\n".join(kept).strip()
-    repeated = any(line_key(lines[i]) in furniture.keys for i in drop)
-    if not drop or (repeated and not any(c.isalnum() for c in text)):
-        return page  # a register page: every page reads "Page N of the register" and nothing else
+    if not drop or not any(c.isalnum() for c in text):
+        return page
     return Page(page.source, page.page, text)
 
 

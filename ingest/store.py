@@ -51,7 +51,7 @@ from rag.settings import Settings
 
 FORMAT_VERSION = 3
 LEGACY_FORMAT = 2
-CHUNKER_VERSION = 12
+CHUNKER_VERSION = 11
 """Raised whenever chunking changes what a chunk holds, or its keyword terms change, so that existing indexes are
 rebuilt."""
 

@@ -45,15 +45,13 @@ class Line:
 
 
 def _shape_ok(text: str) -> bool:
-    """Short, mostly letters (one word at least, not a letter repeated), not closed like a sentence."""
+    """Short, mostly letters, not closed like a sentence."""
     words = text.split()
     if not words or len(words) > 12 or len(text) > 100 or text[-1] in _CLOSING:
         return False
     letters = sum(c.isalpha() for c in text)
     digits = sum(c.isdigit() for c in text)
-    # a word, not a figure's labels: "EEEEEEEE" (an exponent's bits), "XXXXXX", one letter repeated
-    worded = any(w.isalpha() and len(set(w.lower())) > 1 for w in words)
-    return letters >= 3 and digits <= 0.3 * (letters + digits) and worded
+    return letters >= 3 and digits <= 0.3 * (letters + digits) and any(len(w) > 1 and w.isalpha() for w in words)
 
 
 def _math(text: str) -> bool:
@@ -157,31 +155,14 @@ def _without_footnotes(lines: list[Line]) -> list[Line]:
 
 
 class SectionPath:
-    """The headings above the current line, by depth, kept consistent with their numbers across the document."""
+    """The headings above the current line, by depth."""
 
     def __init__(self) -> None:
         self._stack: list[tuple[int, str]] = []
 
-    def enter(self, level: int, title: str) -> bool:
-        """A heading of ``level`` replaces every heading at that depth or deeper; False (the line is body text) for
-        a numbered line the document's numbering places inside the current section: "4. Tout ensemble possède la
-        partition" under "5.1.2 Exemple" (chapter 5), "1. Pour toutes parties A et B de E, on a" under "1.2.3"
-        (chapter 1 is already open) are items of a list, not chapters. A numbered heading's numbered parents are the
-        headings whose numbers begin its own ("2.2.1" is not under "2.1"), so an item taken for a chapter ("4. Human
-        aligned and controllable." in chapter 2) leaves the path at the next section ("3.1")."""
-        number = _number(title)
-        if len(number) == 1 and self._numbers():
-            chapter, deepest = self._numbers()[0][0], max(len(n) for n in self._numbers())
-            if number[0] < chapter or (number[0] == chapter and deepest > 1):
-                return False
-        kept = [(lvl, t) for lvl, t in self._stack if lvl < level]
-        if len(number) > 1:
-            kept = [(lvl, t) for lvl, t in kept if not _number(t) or _number(t) == number[: len(_number(t))]]
-        self._stack = [*kept, (level, title)]
-        return True
-
-    def _numbers(self) -> list[list[int]]:
-        return [n for n in (_number(t) for _, t in self._stack) if n]
+    def enter(self, level: int, title: str) -> None:
+        """A heading of ``level`` replaces every heading at that depth or deeper."""
+        self._stack = [(lvl, t) for lvl, t in self._stack if lvl < level] + [(level, title)]
 
     def __str__(self) -> str:
         return " > ".join(title for _, title in self._stack[-3:])

@@ -123,9 +123,6 @@ def test_chunks_follow_headings_and_carry_the_section_path() -> None:
         ("0 M(t)q(t)d t = 0 où q est un polynôme", None, "x " * 20, 0),
         ("4.4.10 Proposition (Formule de Pascal). Soient k,n ∈ N. Alors", None, "x " * 20, 3),
         ("C++ Reference", None, "x " * 20, 9),
-        ("EEEEEEEE", None, "x " * 20, 0),
-        ("XXXXXXXXXXXXXX", "Fin de la preuve.", "x " * 20, 0),
-        ("ECHANTILLON", None, "x " * 20, 1),
     ],
 )
 def test_heading_shapes(line: str, previous: str | None, following: str | None, level: int) -> None:
@@ -169,38 +166,6 @@ def test_book_running_headers_that_change_with_the_chapter_are_furniture() -> No
     for before, after in zip(pages, cleaned, strict=True):
         assert after.text == before.text.split("\n", 1)[1], before.text
     assert furniture.offset == 0 and not furniture.keys
-
-
-def test_a_page_left_blank_but_for_its_running_header_is_empty() -> None:
-    """A book's blank page keeps only "N CHAPTER k. TITLE": taken as a heading, it named every later chunk."""
-    titles = ["SETS", "MAPS", "COUNTING", "ORDERS"]
-    pages = [
-        Page("book.pdf", n, f"{n} CHAPTER {(n - 1) // 3 + 1}. {titles[(n - 1) // 3]}\nProposition {n}. "
-             f"{' '.join(titles[n % 4 :]).capitalize()} stand in the remark of page {n} and close it.")
-        for n in range(1, 13)
-    ]  # fmt: skip
-    pages[5] = Page("book.pdf", 6, "6 CHAPTER 2. MAPS")
-    cleaned, _ = strip_furniture(pages)
-    assert cleaned[5].text == "" and cleaned[4].text.startswith("Proposition 5.")
-    assert not any("CHAPTER" in c.section for c in chunk_pages(pages, chunk_words=60, overlap=0))
-
-
-def test_the_numbering_tells_list_items_from_chapters() -> None:
-    """ "1." under section "1.2" and "2." under "3.1" are items of a list; "2.2.1" is not under "2.1"."""
-    body = "Every sentence of this paragraph says something about the topic of its section, at length. " * 3
-    text = "\n".join(
-        [
-            "1 Sets", body, "1.2 Finite sets", body, "1. Every finite set has a cardinal", body,
-            "2 Maps", body, "2.1 Injective maps", body, "2.2.1 Composition of surjections", body,
-            "3.1 Orders", body, "2. Show that the order is total", body,
-        ]
-    )  # fmt: skip
-    chunks = chunk_pages([Page("course.pdf", 1, text)], chunk_words=60, overlap=0)
-    sections = {c.section for c in chunks}
-    assert "1 Sets > 1.2 Finite sets" in sections and not any("Every finite set" in s for s in sections)
-    assert "2 Maps > 2.2.1 Composition of surjections" in sections
-    assert not any("Show that" in s for s in sections) and any(s.endswith("3.1 Orders") for s in sections)
-    assert not any("2 Maps > 3.1" in s for s in sections), "3.1 is not in chapter 2"
 
 
 def test_a_footnote_at_the_foot_of_a_page_names_no_section() -> None:
