@@ -169,9 +169,8 @@ def content_words(text: str) -> set[str]:
 def _tokens(text: str, source: bool = False) -> tuple[str, ...]:
     """Tokens, a path-like one also as its parts: "Qwen/Qwen3-Embedding-4B" in a passage holds the
     "Qwen3-Embedding-4B" (and "qwen3", "4b") an answer names. With ``source`` (a passage's text, where a bracket
-    is not one of our citation markers: "sur [0,6]"), brackets are kept and numbers joined by a comma with no
-    space are also read as a list: "[0,6]" is the interval an answer writes "[0, 6]" as much as the decimal
-    "0,6"."""
+    is not one of our citation markers: "sur [0,6]" was stripped as if it were one), brackets are kept and numbers
+    joined by a comma with no space are also read as a list: "[0,6]" holds 0 and 6 as well as the decimal 0,6."""
     text = _LIST_MARK.sub(" ", _PAGE_REFERENCE.sub(" ", text if source else strip_markers(text)))
     tokens: list[str] = []
     for word in tokenize(text):
