@@ -117,6 +117,14 @@ class QA:
     def _best_last(self) -> bool:
         return self.settings.passage_order == "best_last"
 
+    def _marks(self, evidence: Evidence) -> dict[int, list[tuple[int, int]]]:
+        """The evidence quotes' spans per passage number, set in bold in the prompt when ``mark_evidence``."""
+        marks: dict[int, list[tuple[int, int]]] = {}
+        if self.settings.mark_evidence:
+            for quote in evidence.quotes:
+                marks.setdefault(quote.number, []).append((quote.start, quote.end))
+        return marks
+
     def retrieve(
         self, question: str, k: int | None = None, sources: Collection[str] | None = None, context: str = ""
     ) -> Retrieval:
@@ -182,7 +190,7 @@ class QA:
         evidence = self.evidence(question, retrieval) if evidence is None else evidence
         timings["evidence_s"] = round(evidence.seconds, 4)
         stats = Generation()
-        messages = build_messages(question, retrieval.passages, language, self._best_last)
+        messages = build_messages(question, retrieval.passages, language, self._best_last, self._marks(evidence))
         yield from self.llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature, stats)
         answer = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
         if self.settings.retry_unsupported and wants_retry(answer):
@@ -204,7 +212,8 @@ class QA:
         """The answer after one more generation for ``first``, an answer whose draft the check could not support
         (:func:`wants_retry`), with the evidence quotes ``first`` carries; ``first`` itself when the second draft
         cannot stand either."""
-        messages = build_messages(first.question, retrieval.passages, first.language, self._best_last)
+        marks = self._marks(Evidence(first.evidence))
+        messages = build_messages(first.question, retrieval.passages, first.language, self._best_last, marks)
         pieces = self._retry(first, retrieval, first.evidence, messages, dict(first.timings), time.perf_counter())
         while True:
             try:

@@ -21,27 +21,65 @@ SYSTEM_PROMPT = (
 )
 
 
-def format_passages(passages: list[Passage], max_chars: int = 1600, best_last: bool = False) -> str:
+Span = tuple[int, int]
+"""Character offsets of a stretch of a passage's text."""
+MARK = "**"
+"""Put on each side of a marked sentence (Markdown bold, which the model reads as emphasis)."""
+MARK_NOTE = {
+    "en": "Sentences in bold are the likeliest to answer; check them against their passage.",
+    "fr": "Les phrases en gras sont les plus susceptibles de répondre ; vérifie-les dans leur passage.",
+}
+
+
+def format_passages(
+    passages: list[Passage], max_chars: int = 1600, best_last: bool = False, marks: dict[int, list[Span]] | None = None
+) -> str:
     """Numbered passages with their file, page and section, each trimmed to ``max_chars``; with ``best_last``,
-    listed from the last to the first (each keeps its number), so the best passage stands next to the question."""
+    listed from the last to the first (each keeps its number), so the best passage stands next to the question;
+    ``marks``: spans of passage ``n`` (numbered from 1) set in bold (:data:`MARK`)."""
     blocks = []
     numbered = list(enumerate(passages, 1))
     for number, passage in reversed(numbered) if best_last else numbered:
-        text = passage.text if len(passage.text) <= max_chars else passage.text[:max_chars] + " …"
+        text = _marked(passage.text, (marks or {}).get(number, []), max_chars)
+        text = text if len(passage.text) <= max_chars else text + " …"
         section = f", {passage.section}" if passage.section else ""
         where = location_label(passage.source, passage.page, passage.page_end)  # "page 3", "slide 2", "part 4"
         blocks.append(f"[{number}] ({passage.name}, {where}{section})\n{text}")
     return "\n\n".join(blocks)
 
 
-def build_messages(question: str, passages: list[Passage], language: str, best_last: bool = False) -> list[dict]:
-    """Chat messages for one grounded answer in ``language`` ("en" or "fr"); ``best_last``: see
-    :func:`format_passages`."""
+def _marked(text: str, spans: list[Span], max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` with each span (one wholly inside the cut) between :data:`MARK`."""
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start < last or end > min(len(text), max_chars):
+            continue
+        inner = text[start:end].strip()
+        if not inner:
+            continue
+        lead = start + text[start:end].index(inner)
+        out += [text[last:lead], MARK, inner, MARK]
+        last = lead + len(inner)
+    out.append(text[last:max_chars])
+    return "".join(out)
+
+
+def build_messages(
+    question: str,
+    passages: list[Passage],
+    language: str,
+    best_last: bool = False,
+    marks: dict[int, list[Span]] | None = None,
+) -> list[dict]:
+    """Chat messages for one grounded answer in ``language`` ("en" or "fr"); ``best_last`` and ``marks``: see
+    :func:`format_passages` (marked sentences are announced under the passages)."""
     # No "if the passages do not say, reply ..." here: with it, Qwen2.5-Coder-1.5B refused 35 of 72 answerable
     # localgpt questions (without it, 16, most of them wrong answers the citation check caught); the check in
     # rag/grounding.py decides refusals instead.
     answer_in = f"Answer in {LANGUAGE_NAMES[language]} with citations like [1]."
-    user = f"{format_passages(passages, best_last=best_last)}\n\nQuestion: {question}\n{answer_in}"
+    note = f"\n\n{MARK_NOTE[language]}" if any((marks or {}).values()) else ""
+    listed = format_passages(passages, best_last=best_last, marks=marks)
+    user = f"{listed}{note}\n\nQuestion: {question}\n{answer_in}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 

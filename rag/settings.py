@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         "passages keep their numbers). Best last was measured with the default model and not kept: it read tables "
         "better and lost a third of the Markdown set's right answers (eval/README.md).",
     )
+    mark_evidence: bool = Field(
+        False,
+        description="Set the evidence quotes (the passage sentences most like the question) in bold in the prompt.",
+    )
     # Chosen with page-bound chunks (hybrid, recall@4: 120 words beat 150 on French, 0.85 vs 0.81, and on the
     # acquisition set, 0.92 vs 0.88). Measured again with structure, widened passages and score fusion (2026-12-04,
     # recall@5 tune / held-out): 80 words 0.963 / 0.814, 120 0.981 / 0.870, 160 0.972 / 0.850, 200 0.972 / 0.862.

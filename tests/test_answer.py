@@ -195,6 +195,21 @@ def test_the_prompt_can_put_the_best_passage_next_to_the_question() -> None:
     assert best_last.index("[2] (b.pdf, page 5)") < best_last.index("[1] (a.pdf, page 3)") < best_last.index("Question")
 
 
+def test_the_prompt_can_set_the_evidence_quotes_in_bold() -> None:
+    """``RAG_MARK_EVIDENCE``: the quote's span of its passage is set between ``**``, the rest as it was."""
+    text = "The lobby is on level 0. The Kestrel-9 mirror measures 4.2 metres across. Tours run daily."
+    passages = [Passage(1, "/d/a.pdf", 3, 0, 10, text, 0.8), Passage(2, "/d/b.pdf", 5, 0, 10, "Opens at 7 am.", 0.5)]
+    start = text.index("The Kestrel")
+    marks = {1: [(start - 1, text.index(" Tours"))]}  # a span with white space at its edge is marked inside it
+    user = build_messages("How wide is the mirror?", passages, "en", marks=marks)[1]["content"]
+    assert "level 0. **The Kestrel-9 mirror measures 4.2 metres across.** Tours run daily." in user
+    assert "Sentences in bold" in user and user.index("Sentences in bold") < user.index("Question:")
+    plain = build_messages("How wide is the mirror?", passages, "en")[1]["content"]
+    assert "**" not in plain and "in bold" not in plain
+    outside = build_messages("How wide?", passages, "en", marks={1: [(0, 10_000)]})[1]["content"]
+    assert "**" not in outside, "a span past the passage's end is not marked"
+
+
 def test_language_detection() -> None:
     assert detect_language("Quelle est la taille du miroir ?") == "fr"
     assert detect_language("Qu'est-ce que l'attention multi-tête ?") == "fr"
