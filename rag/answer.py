@@ -19,9 +19,9 @@ from rag.grounding import (
     SentenceCheck,
     check_answer,
     claim,
-    content_words,
     fold_pointers,
     is_number,
+    passage_words,
     split_answer,
     stem,
 )
@@ -334,11 +334,16 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
         return quote.score >= QUOTE_MIN_SCORE
     if checks[0].vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
-    held = {stem(w) for w in content_words(quote.scored_text)}  # the sentence shown after it is not judged
+    held = quote_stems(quote.scored_text)  # the sentence shown after it is not judged
     if any(is_number(w) and w not in held for w in claim(checks[0].text, question)[0]):
         return False  # the answer gives a figure neither its passage nor the quote holds: the quote is not its fact
     claims = [check.text for check in checks if not check.vacuous]
     return any(agreement(sentence, question, quote.scored_text) >= AGREEMENT for sentence in claims)
+
+
+def quote_stems(quote: str) -> set[str]:
+    """The stems of a quote's words, read as passage text is (:func:`rag.grounding.passage_words`)."""
+    return {stem(w) for w in passage_words(quote)}
 
 
 def agreement(sentence: str, question: str, quote: str) -> float:
@@ -346,5 +351,5 @@ def agreement(sentence: str, question: str, quote: str) -> float:
     added = claim(sentence, question)[0]
     if not added:
         return 0.0
-    held = {stem(w) for w in content_words(quote)}
+    held = quote_stems(quote)
     return sum(stem(w) in held for w in added) / len(added)

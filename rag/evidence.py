@@ -170,7 +170,7 @@ def _candidates(passages: list[Passage], asked: set[str]) -> tuple[list[_Candida
         for position, (start, end) in enumerate(spans):
             follow = spans[position + 1][1] if position + 1 < len(spans) else 0
             text = passage.text[start:end]
-            stems = {stem(w) for w in content_words(text)}
+            stems = {stem(w) for w in passage_words(text)}
             key = " ".join(text.lower().split())
             if key in seen:  # chunks overlap: the same sentence in two passages is one candidate
                 previous = None

@@ -239,7 +239,8 @@ def rarity_weights(passages: list[Passage]) -> dict[str, float]:
     """How rare each stem is among the sentences of the passages (inverse sentence frequency): a word in every
     sentence ("Atlas-7" in its own manual) says little about what a sentence is about. A stem in no sentence
     gets the largest weight."""
-    sentences = [{stem(w) for w in _tokens(s)} for p in passages for s in _BOUNDARY.split(p.text) if s.strip()]
+    texts = [s for p in passages for s in _BOUNDARY.split(p.text) if s.strip()]
+    sentences = [{stem(w) for w in passage_words(s)} for s in texts]
     counts: dict[str, int] = {}
     for stems in sentences:
         for key in stems:
