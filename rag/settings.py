@@ -86,9 +86,12 @@ class Settings(BaseSettings):
         "passages keep their numbers). Best last was measured with the default model and not kept: it read tables "
         "better and lost a third of the Markdown set's right answers (eval/README.md).",
     )
+    # Measured 2026-12-07 (eval/README.md, fifth session): atlas7 +1 right answer and acquisition +1, docs -1, French
+    # held-out -2, papers one more false refusal: net -1 over five sets, so off.
     mark_evidence: bool = Field(
         False,
-        description="Set the evidence quotes (the passage sentences most like the question) in bold in the prompt.",
+        description="Set the evidence quotes (the passage sentences most like the question) in bold in the prompt. "
+        "Measured and left off (eval/README.md).",
     )
     # Chosen with page-bound chunks (hybrid, recall@4: 120 words beat 150 on French, 0.85 vs 0.81, and on the
     # acquisition set, 0.92 vs 0.88). Measured again with structure, widened passages and score fusion (2026-12-04,
