@@ -101,11 +101,10 @@ class Retriever:
         """Top ``k`` passages for ``question``, among the files in ``sources`` when given.
 
         ``context`` is what a follow-up question refers to (the conversation's previous question). When the
-        question alone comes no closer to any passage than ``min_score`` (the gate below which the documents are
-        taken not to answer), it is searched once more followed by the context and the rankings are fused: "How
-        tight is the tolerance on that?" then finds the passage the conversation is about. A question that finds
-        passages of its own keeps them (searched with the context as well, "Qu'est-ce que le RAG ?" after a
-        question on optimisers lost the course page that defines RAG).
+        question alone comes no closer to any passage than ``followup_score``, it is searched once more followed by
+        the context and the rankings are fused: "How tight is the tolerance on that?" then finds the passage the
+        conversation is about. A question that finds passages of its own keeps them (searched with the context as
+        well, "Qu'est-ce que le RAG ?" after a question on optimisers lost the course page that defines RAG).
         """
         k = k or self.settings.top_k
         started = time.perf_counter()
@@ -119,7 +118,7 @@ class Retriever:
             ranked: list[list[tuple[int, float]]] = []
             weights: list[float] = []
             for text in texts:
-                if cosine and max(cosine.values()) >= self.settings.min_score:
+                if cosine and max(cosine.values()) >= self.settings.followup_score:
                     break  # the question found passages of its own: the context is not needed
                 vector = query if text is question else self.embedder.embed([text])[0]
                 dense = index.dense_search(vector, pool, sources)
