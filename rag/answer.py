@@ -21,7 +21,7 @@ from rag.grounding import (
     claim,
     fold_pointers,
     is_number,
-    passage_words,
+    passage_stems,
     split_answer,
     stem,
 )
@@ -117,11 +117,11 @@ class QA:
     def _best_last(self) -> bool:
         return self.settings.passage_order == "best_last"
 
-    def _marks(self, evidence: Evidence) -> dict[int, list[tuple[int, int]]]:
+    def _marks(self, quotes: list[Quote]) -> dict[int, list[tuple[int, int]]]:
         """The evidence quotes' spans per passage number, set in bold in the prompt when ``mark_evidence``."""
         marks: dict[int, list[tuple[int, int]]] = {}
         if self.settings.mark_evidence:
-            for quote in evidence.quotes:
+            for quote in quotes:
                 marks.setdefault(quote.number, []).append((quote.start, quote.end))
         return marks
 
@@ -190,7 +190,7 @@ class QA:
         evidence = self.evidence(question, retrieval) if evidence is None else evidence
         timings["evidence_s"] = round(evidence.seconds, 4)
         stats = Generation()
-        messages = build_messages(question, retrieval.passages, language, self._best_last, self._marks(evidence))
+        messages = build_messages(question, retrieval.passages, language, self._best_last, self._marks(evidence.quotes))
         yield from self.llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature, stats)
         answer = self._finish(question, language, retrieval, evidence.quotes, stats, timings, started)
         if self.settings.retry_unsupported and wants_retry(answer):
@@ -212,7 +212,7 @@ class QA:
         """The answer after one more generation for ``first``, an answer whose draft the check could not support
         (:func:`wants_retry`), with the evidence quotes ``first`` carries; ``first`` itself when the second draft
         cannot stand either."""
-        marks = self._marks(Evidence(first.evidence))
+        marks = self._marks(first.evidence)
         messages = build_messages(first.question, retrieval.passages, first.language, self._best_last, marks)
         pieces = self._retry(first, retrieval, first.evidence, messages, dict(first.timings), time.perf_counter())
         while True:
@@ -334,16 +334,11 @@ def quote_stands_in(quote: Quote, question: str, passages: list[Passage], checks
         return quote.score >= QUOTE_MIN_SCORE
     if checks[0].vacuous:
         return quote.score >= VACUOUS_QUOTE_SCORE
-    held = quote_stems(quote.scored_text)  # the sentence shown after it is not judged
+    held = passage_stems(quote.scored_text)  # the sentence shown after it is not judged
     if any(is_number(w) and w not in held for w in claim(checks[0].text, question)[0]):
         return False  # the answer gives a figure neither its passage nor the quote holds: the quote is not its fact
     claims = [check.text for check in checks if not check.vacuous]
     return any(agreement(sentence, question, quote.scored_text) >= AGREEMENT for sentence in claims)
-
-
-def quote_stems(quote: str) -> set[str]:
-    """The stems of a quote's words, read as passage text is (:func:`rag.grounding.passage_words`)."""
-    return {stem(w) for w in passage_words(quote)}
 
 
 def agreement(sentence: str, question: str, quote: str) -> float:
@@ -351,5 +346,5 @@ def agreement(sentence: str, question: str, quote: str) -> float:
     added = claim(sentence, question)[0]
     if not added:
         return 0.0
-    held = quote_stems(quote)
+    held = passage_stems(quote)
     return sum(stem(w) in held for w in added) / len(added)

@@ -30,7 +30,7 @@ import pysbd
 
 from ingest.embedder import Embedder
 from ingest.locations import location_label, unit
-from rag.grounding import content_words, is_number, passage_words, stem
+from rag.grounding import content_words, is_number, passage_stems, passage_words, stem
 from rag.language import detect_language
 from rag.retrieve import Passage
 
@@ -170,7 +170,7 @@ def _candidates(passages: list[Passage], asked: set[str]) -> tuple[list[_Candida
         for position, (start, end) in enumerate(spans):
             follow = spans[position + 1][1] if position + 1 < len(spans) else 0
             text = passage.text[start:end]
-            stems = {stem(w) for w in passage_words(text)}
+            stems = passage_stems(text)
             key = " ".join(text.lower().split())
             if key in seen:  # chunks overlap: the same sentence in two passages is one candidate
                 previous = None

@@ -187,6 +187,11 @@ def passage_words(text: str) -> set[str]:
     return set(_tokens(text, source=True))
 
 
+def passage_stems(text: str) -> set[str]:
+    """The stems of :func:`passage_words`: what a claim's words are matched against in passage text."""
+    return {stem(w) for w in passage_words(text)}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """The word's Snowball stem in English, then in French ("working" and "work", "optimiseurs" and
@@ -239,8 +244,7 @@ def rarity_weights(passages: list[Passage]) -> dict[str, float]:
     """How rare each stem is among the sentences of the passages (inverse sentence frequency): a word in every
     sentence ("Atlas-7" in its own manual) says little about what a sentence is about. A stem in no sentence
     gets the largest weight."""
-    texts = [s for p in passages for s in _BOUNDARY.split(p.text) if s.strip()]
-    sentences = [{stem(w) for w in passage_words(s)} for s in texts]
+    sentences = [passage_stems(s) for p in passages for s in _BOUNDARY.split(p.text) if s.strip()]
     counts: dict[str, int] = {}
     for stems in sentences:
         for key in stems:
