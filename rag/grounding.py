@@ -277,6 +277,7 @@ def support(
         return 0.0
     numbers = {w for w in words if is_number(w)}
     new_numbers = {w for w in added if is_number(w)}
+    asked = content_words(question) if new_numbers else set()
     best = 0.0
     for place in places:
         window = set().union(*place)
@@ -286,7 +287,7 @@ def support(
         score = min(_share(words, stems), _share(added, stems))
         if question and new_numbers:
             score = min(score, _number_place(words, subject, new_numbers, place, rarity))
-            if score < SUPPORT_THRESHOLD and _added_next_to_number(added, new_numbers, place, stems):
+            if score < SUPPORT_THRESHOLD and _added_next_to_number(added, new_numbers, place, stems, asked):
                 score = 1.0
         best = max(best, score)
     return best
@@ -296,13 +297,17 @@ MIN_ADDED_WORDS = 2
 """Words (besides numbers) a claim must add for :func:`_added_next_to_number` to vouch for it alone."""
 
 
-def _added_next_to_number(added: set[str], numbers: set[str], place: Place, stems: set[str]) -> bool:
+def _added_next_to_number(
+    added: set[str], numbers: set[str], place: Place, stems: set[str], asked: set[str] = frozenset()
+) -> bool:
     """Whether every word the claim adds stands next to its number in one passage sentence, the claim adding at
     least :data:`MIN_ADDED_WORDS` of them: "the target's turnover comes from its biggest client, which accounts
     for 28% of revenue" against "Largest customer (MegaCorp) accounts for 28% of revenue". A paraphrased
-    question's words (turnover, client) are not in the passage, but what the answer says of the number is."""
-    words = {w for w in added if not is_number(w)}
-    if len(words) < MIN_ADDED_WORDS or not {stem(w) for w in added} <= stems:
+    question's words (turnover, client) are not in the passage, but what the answer says of the number is. A word
+    one letter away from a word of ``asked`` ("became" for the question's "become", an inflection no stemmer
+    joins) is the question's, not the claim's, and need not be there."""
+    words = {w for w in added if not is_number(w) and not any(_one_edit(w, a) for a in asked)}
+    if len(words) < MIN_ADDED_WORDS or not {stem(w) for w in added if w in words or is_number(w)} <= stems:
         return False
     for sentence in place:
         if numbers.intersection(sentence):
@@ -310,6 +315,16 @@ def _added_next_to_number(added: set[str], numbers: set[str], place: Place, stem
             if all(stem(w) in near for w in words):
                 return True
     return False
+
+
+def _one_edit(word: str, other: str) -> bool:
+    """Whether two words of at least five letters differ by one substituted, added or removed letter."""
+    if min(len(word), len(other)) < 5 or abs(len(word) - len(other)) > 1 or word == other:
+        return False
+    if len(word) > len(other):
+        word, other = other, word
+    i = next((i for i, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), len(word))
+    return word[i + (len(word) == len(other)) :] == other[i + 1 :]
 
 
 def _number_place(

@@ -163,6 +163,28 @@ def test_a_paraphrased_question_is_answered_by_what_stands_next_to_the_number() 
     assert not check_answer("The single biggest client accounts for 28% [1].", memo, question)[1][0].supported
 
 
+def test_the_question_s_word_in_another_form_is_not_a_claim_beside_the_number() -> None:
+    memo = [
+        Passage(
+            4,
+            "/d/adjustments.pdf",
+            2,
+            0,
+            10,
+            "5. SUMMARY Debt Adjustment: ($175,000) Revenue Recognition: ($1,275,000) Adjusted Purchase Price: "
+            "$43,330,000 Plus escrow reserve: $1,300,000 Total cash required at closing: $44,630,000",
+            0.5,
+        )
+    ]
+    question = "After the recommended write-downs, what did the price become?"
+    # "became" is the question's "become", which no stemmer joins: the words beside the numbers vouch for the rest
+    said = "After the recommended write-downs, the price {} {} plus escrow reserve of $1,300,000 [1]."
+    assert check_answer(said.format("became", "$43,330,000"), memo, question)[1][0].supported
+    assert not check_answer(said.format("became", "$44,000,000"), memo, question)[1][0].supported
+    # a word of its own that the passage lacks still keeps the claim out
+    assert not check_answer(said.format("developed into", "$43,330,000"), memo, question)[1][0].supported
+
+
 def test_a_name_inside_a_path_is_found() -> None:
     models = [
         Passage(
