@@ -306,8 +306,9 @@ def _added_next_to_number(
     question's words (turnover, client) are not in the passage, but what the answer says of the number is. A word
     one letter away from a word of ``asked`` ("became" for the question's "become", an inflection no stemmer
     joins) is the question's, not the claim's, and need not be there."""
-    words = {w for w in added if not is_number(w) and not any(_one_edit(w, a) for a in asked)}
-    if len(words) < MIN_ADDED_WORDS or not {stem(w) for w in added if w in words or is_number(w)} <= stems:
+    claimed = {w for w in added if is_number(w) or not any(_one_edit(w, a) for a in asked)}
+    words = {w for w in claimed if not is_number(w)}
+    if len(words) < MIN_ADDED_WORDS or not {stem(w) for w in claimed} <= stems:
         return False
     for sentence in place:
         if numbers.intersection(sentence):
